@@ -1,0 +1,210 @@
+"""Every Arrow schema of wiredesk, and the only place column names are defined.
+
+Input: nothing. Output: one schema per dataset (raw files, ingested, extracted, repaired, deduped,
+the curated `articles` and `duplicates` tables, and the quarantine table), plus the `Split` pair
+each stage returns. Types are chosen so that every reader loads them without surprises: strings
+are `string` (not `large_string`), timestamps are microseconds in UTC (Spark cannot read
+nanoseconds), integers are signed, and `run_date` is never stored in a file because it is the
+Hive partition key of every published dataset.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+STRIPPED_TYPE = pa.list_(pa.string())
+
+REPAIR_TYPE = pa.struct(
+    [
+        pa.field("offset", pa.int32()),
+        pa.field("before", pa.string()),
+        pa.field("after", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("score", pa.float64()),
+    ]
+)
+
+
+def _fields(*groups: list[pa.Field]) -> list[pa.Field]:
+    out: list[pa.Field] = []
+    for group in groups:
+        out.extend(group)
+    return out
+
+
+# One file (or unreadable entry) found under the inbox, with its bytes as read.
+RAW = pa.schema(
+    [
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("size_bytes", pa.int64(), nullable=False),
+        pa.field("content", pa.large_binary()),
+        pa.field("read_error", pa.string()),
+    ]
+)
+
+_IDENTITY = [
+    pa.field("doc_id", pa.string(), nullable=False),
+    pa.field("source_path", pa.string(), nullable=False),
+    pa.field("record_index", pa.int32(), nullable=False),
+    pa.field("url", pa.string()),
+    pa.field("site", pa.string()),
+    pa.field("content_type", pa.string(), nullable=False),
+    pa.field("raw_sha256", pa.string(), nullable=False),
+    pa.field("fetched_at", TS),
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("ingested_at", TS, nullable=False),
+]
+
+INGESTED = pa.schema(
+    _fields(
+        _IDENTITY,
+        [
+            pa.field("body", pa.large_binary(), nullable=False),
+            pa.field("declared_charset", pa.string()),
+            pa.field("body_bytes", pa.int64(), nullable=False),
+        ],
+    )
+)
+
+_EXTRACTED_FIELDS = [
+    pa.field("charset", pa.string()),
+    pa.field("title", pa.string()),
+    pa.field("text", pa.string(), nullable=False),
+    pa.field("lang", pa.string()),
+    pa.field("published_at", TS),
+    pa.field("date_text", pa.string()),
+    pa.field("author", pa.string()),
+    pa.field("source_attribution", pa.string()),
+    pa.field("stripped", STRIPPED_TYPE),
+    pa.field("text_length", pa.int32(), nullable=False),
+]
+
+EXTRACTED = pa.schema(_fields(_IDENTITY, _EXTRACTED_FIELDS))
+
+_REPAIRED_FIELDS = [
+    pa.field("repairs", pa.list_(REPAIR_TYPE)),
+    pa.field("mojibake_score", pa.float64(), nullable=False),
+]
+
+REPAIRED = pa.schema(_fields(_IDENTITY, _EXTRACTED_FIELDS, _REPAIRED_FIELDS))
+
+_DEDUP_FIELDS = [
+    pa.field("content_sha256", pa.string(), nullable=False),
+    pa.field("cluster_id", pa.string(), nullable=False),
+    pa.field("is_canonical", pa.bool_(), nullable=False),
+    pa.field("duplicate_of", pa.string()),
+    pa.field("similarity", pa.float64()),
+    pa.field("method", pa.string()),
+]
+
+DEDUPED = pa.schema(_fields(_IDENTITY, _EXTRACTED_FIELDS, _REPAIRED_FIELDS, _DEDUP_FIELDS))
+
+# Curated tables: what downstream readers load. Column order is the contract's order.
+_CURATED_COMMON = [
+    pa.field("doc_id", pa.string(), nullable=False),
+    pa.field("source_path", pa.string(), nullable=False),
+    pa.field("record_index", pa.int32(), nullable=False),
+    pa.field("url", pa.string()),
+    pa.field("site", pa.string()),
+    pa.field("title", pa.string()),
+    pa.field("text", pa.string(), nullable=False),
+    pa.field("lang", pa.string()),
+    pa.field("published_at", TS),
+    pa.field("date_text", pa.string()),
+    pa.field("author", pa.string()),
+    pa.field("source_attribution", pa.string()),
+    pa.field("cluster_id", pa.string(), nullable=False),
+    pa.field("content_sha256", pa.string(), nullable=False),
+    pa.field("raw_sha256", pa.string(), nullable=False),
+    pa.field("content_type", pa.string(), nullable=False),
+    pa.field("charset", pa.string()),
+    pa.field("text_length", pa.int32(), nullable=False),
+    pa.field("mojibake_score", pa.float64(), nullable=False),
+    pa.field("stripped", STRIPPED_TYPE),
+    pa.field("repairs", pa.list_(REPAIR_TYPE)),
+    pa.field("fetched_at", TS),
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("ingested_at", TS, nullable=False),
+]
+
+ARTICLES = pa.schema(_CURATED_COMMON)
+
+DUPLICATES = pa.schema(
+    _fields(
+        _CURATED_COMMON,
+        [
+            pa.field("duplicate_of", pa.string(), nullable=False),
+            pa.field("similarity", pa.float64(), nullable=False),
+            pa.field("method", pa.string(), nullable=False),
+        ],
+    )
+)
+
+QUARANTINED = pa.schema(
+    [
+        pa.field("doc_id", pa.string()),
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("record_index", pa.int32()),
+        pa.field("url", pa.string()),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string()),
+        pa.field("expectation", pa.string()),
+        pa.field("raw_sha256", pa.string()),
+        pa.field("size_bytes", pa.int64()),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("quarantined_at", TS, nullable=False),
+    ]
+)
+
+# Dataset name -> schema, for the validation step and the suite tests.
+DATASETS: dict[str, pa.Schema] = {
+    "ingested": INGESTED,
+    "extracted": EXTRACTED,
+    "repaired": REPAIRED,
+    "deduped": DEDUPED,
+    "articles": ARTICLES,
+    "duplicates": DUPLICATES,
+    "quarantined": QUARANTINED,
+}
+
+
+class Split(NamedTuple):
+    """What every stage returns: rows it keeps and rows it sets aside (QUARANTINED schema)."""
+
+    kept: pa.Table
+    quarantined: pa.Table
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Select and cast `table` to exactly `schema` (column order, types); missing columns fail."""
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise KeyError(f"table lacks columns {missing} of the target schema")
+    return table.select(schema.names).cast(schema)
+
+
+def quarantine_rows(
+    rows: list[dict[str, object]], *, stage: str, run_id: str, at: object
+) -> pa.Table:
+    """Build a QUARANTINED table from partial row dicts (identity fields, `reason`, `detail`)."""
+    cols: dict[str, list[object]] = {name: [] for name in QUARANTINED.names}
+    for row in rows:
+        for name in QUARANTINED.names:
+            if name == "stage":
+                cols[name].append(stage)
+            elif name == "run_id":
+                cols[name].append(run_id)
+            elif name == "quarantined_at":
+                cols[name].append(at)
+            else:
+                cols[name].append(row.get(name))
+    return pa.Table.from_pydict(cols, schema=QUARANTINED)
