@@ -46,6 +46,9 @@ META_SNIFF_BYTES = 4096
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
 )
+# Chaos (percent of odd characters) within which charset-normalizer's guesses count as equally
+# good; its own ranking puts ties within about one point.
+CHAOS_MARGIN = 1.0
 # Language identification needs a few words; below this many letters the guess is noise.
 MIN_LANG_CHARS = 40
 LANG_SAMPLE_CHARS = 3000
@@ -121,9 +124,17 @@ def decode_body(body: bytes, declared: str | None, content_type: str) -> tuple[s
                 continue
     from charset_normalizer import from_bytes
 
-    best = from_bytes(body).best()
-    if best is not None and best.encoding:
-        return str(best), best.encoding
+    matches = list(from_bytes(body))
+    if matches:
+        # Several single-byte codecs decode short Western text without "chaos"; among the calm
+        # ones charset-normalizer may rank a DOS or Baltic page first. Prefer Windows-1252,
+        # the web's de-facto Western default (WHATWG maps Latin-1 labels to it), when it is one
+        # of them; Cyrillic or Central European bytes do not list it and keep their codec.
+        least = min(m.percent_chaos for m in matches)
+        calm = [m for m in matches if m.percent_chaos <= least + CHAOS_MARGIN]
+        if any("cp1252" in m.could_be_from_charset for m in calm):
+            return body.decode("cp1252", errors="replace"), "cp1252"
+        return str(calm[0]), calm[0].encoding
     # Windows-1252 decodes every byte but five; what it cannot map becomes U+FFFD.
     return body.decode("cp1252", errors="replace"), "cp1252"
 
@@ -149,7 +160,7 @@ def _as_datetime(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _extract_html(html: str, url: str | None) -> dict[str, Any]:
+def _extract_html(html: str, url: str | None, latest: datetime) -> dict[str, Any]:
     import trafilatura
 
     doc = trafilatura.bare_extraction(
@@ -158,7 +169,15 @@ def _extract_html(html: str, url: str | None) -> dict[str, Any]:
         with_metadata=True,
         include_comments=False,
         include_tables=True,
+        # trafilatura's LRU dedup cache makes output depend on what the process saw before.
         deduplicate=False,
+        # No extensive search: it turns a "© 2026" footer into 2026-01-01. max_date is the
+        # fetch time, not "now", so the same page gives the same date on any night.
+        date_extraction_params={
+            "extensive_search": False,
+            "original_date": True,
+            "max_date": latest.strftime("%Y-%m-%d"),
+        },
     )
     if doc is None:
         return {}
@@ -179,11 +198,12 @@ def extract_document(row: dict[str, Any], cfg: ExtractConfig) -> dict[str, Any]:
     url, site = row["url"], row["site"]
     published_at: datetime | None = None
     stripped: list[str] = []
+    latest = row["fetched_at"] or cfg.run_started_at
     if row["content_type"] == "html":
         if len(text) > cfg.max_html_chars:
             raise _Reject("html_too_large", f"{len(text)} characters > {cfg.max_html_chars}")
         with _time_limit(cfg.timeout_seconds):
-            meta = _extract_html(text, row["url"])
+            meta = _extract_html(text, row["url"], latest)
         title = meta.get("title") or None
         author = meta.get("author") or None
         published_at = _as_datetime(meta.get("date"))
@@ -197,7 +217,6 @@ def extract_document(row: dict[str, Any], cfg: ExtractConfig) -> dict[str, Any]:
         title = cleaned.title
     stripped.extend(cleaned.stripped)
     published_at = published_at or cleaned.published_at
-    latest = row["fetched_at"] or cfg.run_started_at
     if published_at is not None and published_at > latest:
         stripped.append(f"future_date: {published_at.date().isoformat()} is after the fetch")
         published_at = None

@@ -268,6 +268,10 @@ def _ingest_warc(col: _Collector, path: str, data: bytes) -> None:
     index = -1
     try:
         for record in ArchiveIterator(BytesIO(data)):
+            if not str(record.format).startswith("warc"):
+                # warcio falls back to the older ARC format on anything that is not WARC, and
+                # then reads arbitrary text as a header; wiredesk only takes WARC.
+                raise ValueError(f"not a WARC record (read as {record.format})")
             if record.rec_type != "response":
                 continue
             index += 1

@@ -1,0 +1,42 @@
+"""Shared fixtures: paths to the bundled samples and seeds, tiny-table builders, and the one
+session-scoped Prefect harness that only the flow tests use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_INBOX = ROOT / "data" / "inbox"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SEEDS = SHARED_DATA / "seeds"
+
+RUN_ID = "20260314T020000Z-test0001"
+STARTED = datetime(2026, 3, 14, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def sample_inbox() -> Path:
+    return SAMPLE_INBOX
+
+
+@pytest.fixture
+def seeds_dir() -> Path:
+    if not SEEDS.is_dir():
+        pytest.skip("../shared/data/seeds is not present")
+    return SEEDS
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """One temporary Prefect API (SQLite) for the whole session; flow tests request it."""
+    # The ephemeral server needs 10-25 s on a loaded 2-core machine; the harness default is 30.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

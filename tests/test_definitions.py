@@ -1,0 +1,37 @@
+"""Cheap wiring checks: the flow, its tasks and the CLI load and fit together (no run)."""
+
+import inspect
+
+from flows import cli
+from flows.config import RunConfig
+from flows.nightly import nightly_ingest
+
+
+def test_flow_is_named_and_typed():
+    assert nightly_ingest.name == "nightly-ingest"
+    params = inspect.signature(nightly_ingest.fn).parameters
+    assert list(params)[:3] == ["inbox", "data_dir", "run_date"]
+    assert params["inbox"].default == "data/inbox" and params["data_dir"].default == "data"
+
+
+def test_cli_options_match_the_flow_parameters():
+    args = cli.build_parser().parse_args(
+        ["run", "--inbox", "in", "--data-dir", "out", "--run-date", "2026-03-14"]
+    )
+    assert (args.inbox, args.data_dir, args.run_date) == ("in", "out", "2026-03-14")
+
+
+def test_config_slices_share_one_run_id():
+    cfg = RunConfig.build(inbox="i", data_dir="d", run_date="2026-03-14", workers=2)
+    assert cfg.run_date == "2026-03-14"
+    assert {cfg.ingest.run_id, cfg.extract.run_id, cfg.repair.run_id, cfg.dedup.run_id} == {
+        cfg.run_id
+    }
+    assert cfg.expectations_dir.name == "expectations"
+
+
+def test_bad_run_date_is_a_clear_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        RunConfig.build(inbox="i", data_dir="d", run_date="14/03/2026")

@@ -1,0 +1,94 @@
+from datetime import UTC, datetime
+
+from tasks.extract import ExtractConfig, decode_body, detect_lang, extract_batch
+from tests.builders import ingested, ingested_row
+from tests.conftest import RUN_ID, STARTED
+
+CFG = ExtractConfig(run_id=RUN_ID, run_started_at=STARTED)
+
+PARAGRAPHS = [
+    "The harbour board of the fictional town of Ostmere approved a new pier on Tuesday, "
+    "after a debate that lasted most of the afternoon.",
+    "Board members said the pier would let two ferries berth at once during the summer "
+    "season, when the island crossings are busiest.",
+    "Work is expected to start in the autumn and to take eighteen months.",
+]
+
+PAGE = f"""<html><head><title>Ostmere approves new pier</title>
+<meta property="article:published_time" content="2026-03-10T08:00:00Z"></head>
+<body><nav><a href="/">Home</a> | <a href="/coast">Coast</a> | <a href="/sport">Sport</a></nav>
+<article><h1>Ostmere approves new pier</h1>
+{"".join(f"<p>{p}</p>" for p in PARAGRAPHS)}
+</article>
+<div class="share">Share this:</div>
+<section><h3>Leave a Reply</h3><p>Your email address will not be published.</p></section>
+<footer>© 2026 Ostmere Chronicle. All rights reserved.</footer></body></html>"""
+
+
+def test_html_page_gives_article_text_title_and_date():
+    split = extract_batch(ingested([ingested_row("p1", PAGE, content_type="html")]), CFG)
+    assert split.quarantined.num_rows == 0
+    row = split.kept.to_pylist()[0]
+    assert row["title"] == "Ostmere approves new pier"
+    for paragraph in PARAGRAPHS:
+        assert paragraph in row["text"]
+    for junk in ("Home", "Share this", "Leave a Reply", "All rights reserved", "email address"):
+        assert junk not in row["text"]
+    assert row["published_at"] == datetime(2026, 3, 10, tzinfo=UTC)
+    assert row["lang"] == "en"
+    assert row["text_length"] == len(row["text"])
+
+
+def test_a_publication_date_after_the_fetch_is_dropped():
+    future = PAGE.replace("2026-03-10T08:00:00Z", "2027-01-01T00:00:00Z")
+    row = extract_batch(
+        ingested([ingested_row("p1", future, content_type="html")]), CFG
+    ).kept.to_pylist()[0]
+    assert row["published_at"] is None
+    text = "March 3, 2027\nOstmere approves new pier\n" + "\n".join(PARAGRAPHS)
+    row = extract_batch(ingested([ingested_row("t1", text)]), CFG).kept.to_pylist()[0]
+    assert row["published_at"] is None and row["date_text"] == "March 3, 2027"
+    assert any(s.startswith("future_date") for s in row["stripped"])
+
+
+def test_wrong_declared_charset_is_survived_both_ways():
+    text = "Café owner Zoë Brück said the pier was overdue."
+    assert decode_body(text.encode("cp1252"), "utf-8", "html")[0] == text
+    assert decode_body(text.encode("utf-8"), "iso-8859-1", "html") == (text, "utf-8")
+    assert decode_body(text.encode("cp1252"), "windows-1252", "text") == (text, "cp1252")
+
+
+def test_empty_and_junk_only_documents_are_quarantined():
+    rows = [
+        ingested_row(
+            "e1", "<html><body><nav>Home | News | Sport</nav></body></html>", content_type="html"
+        ),
+        ingested_row("e2", "Leave a Reply\nSubscribe\nBack to top\n"),
+        ingested_row("ok", "\n".join(PARAGRAPHS)),
+    ]
+    split = extract_batch(ingested(rows), CFG)
+    assert split.kept.column("doc_id").to_pylist() == ["ok"]
+    assert split.quarantined.column("reason").to_pylist() == ["empty_text", "empty_text"]
+
+
+def test_oversized_html_is_quarantined_before_parsing():
+    cfg = ExtractConfig(run_id=RUN_ID, run_started_at=STARTED, max_html_chars=100)
+    split = extract_batch(ingested([ingested_row("big", PAGE, content_type="html")]), cfg)
+    assert split.quarantined.column("reason").to_pylist() == ["html_too_large"]
+
+
+def test_scripts_in_untrusted_html_are_never_text():
+    page = PAGE.replace("<article>", "<article><script>document.write('INJECTED')</script>")
+    row = extract_batch(
+        ingested([ingested_row("p", page, content_type="html")]), CFG
+    ).kept.to_pylist()[0]
+    assert "INJECTED" not in row["text"]
+
+
+def test_language_is_detected_per_document():
+    french = (
+        "La ville portuaire a inauguré vendredi son nouveau barrage, en présence de "
+        "plusieurs milliers d'habitants venus de toute la région."
+    )
+    assert detect_lang(french) == "fr"
+    assert detect_lang("Too short") is None

@@ -1,0 +1,204 @@
+"""The nightly-ingest flow end to end on the bundled sample inbox and on the seeds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from flows.nightly import nightly_ingest
+from tasks.schema import ARTICLES, DUPLICATES, QUARANTINED
+from tasks.validate import QualityGateError
+
+pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_api")]
+
+NIGHT = "2026-03-14"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, prefect_api):
+    data = tmp_path_factory.mktemp("data")
+    record = nightly_ingest(
+        inbox=str(Path(__file__).parent.parent / "data" / "inbox"),
+        data_dir=str(data),
+        run_date=NIGHT,
+        workers=2,
+    )
+    return data, record
+
+
+def test_sample_night_publishes_the_contract(sample_run):
+    data, record = sample_run
+    assert record["status"] == "completed"
+    for table, schema in (
+        ("curated/articles", ARTICLES),
+        ("curated/duplicates", DUPLICATES),
+        ("quarantine", QUARANTINED),
+    ):
+        parts = sorted((data / table / f"run_date={NIGHT}").glob("part-*.parquet"))
+        assert parts, table
+        loaded = ds.dataset(data / table, format="parquet", partitioning="hive")
+        assert loaded.schema.names == [*schema.names, "run_date"]
+    run_file = data / "runs" / f"{record['run_id']}.json"
+    saved = json.loads(run_file.read_text())
+    assert saved["status"] == "completed" and saved["invariant"]["holds"]
+    assert set(saved["validations"]) == {
+        "ingested",
+        "extracted",
+        "repaired",
+        "deduped",
+        "quarantined",
+    }
+    assert not (data / ".tmp").exists() or not any((data / ".tmp").iterdir())
+
+
+def test_every_input_document_is_accounted_for(sample_run):
+    data, record = sample_run
+    inv = record["invariant"]
+    assert inv["input"] == 12  # 10 single-document files + 2 JSONL lines + 2 WARC responses - 2
+    assert inv["articles"] + inv["duplicates"] + inv["quarantined"] == inv["input"]
+    quarantine = ds.dataset(data / "quarantine", partitioning="hive").to_table().to_pylist()
+    assert sorted((q["source_path"], q["reason"]) for q in quarantine) == [
+        ("archive/islandferry-crawl.warc.gz", "warc_not_document"),
+        ("misc/truncated-upload.html.gz", "bad_gzip"),
+    ]
+
+
+def test_copies_are_linked_and_different_reports_kept(sample_run):
+    data, _ = sample_run
+    rows = (
+        ds.dataset(data / "curated/articles", partitioning="hive").to_table().to_pylist()
+        + ds.dataset(data / "curated/duplicates", partitioning="hive").to_table().to_pylist()
+    )
+    cluster = {(r["source_path"], r["record_index"]): r["cluster_id"] for r in rows}
+    barrier = {
+        cluster[("plain/velmora-barrier-cpa.txt", 0)],
+        cluster[("html/harbourdaily-velmora-barrier.html", 0)],
+        cluster[("feeds/partner-feed.jsonl", 0)],
+    }
+    library = {
+        cluster[("html/velmora-library-reopens.html", 0)],
+        cluster[("feeds/partner-feed.jsonl", 1)],
+    }
+    protest = {
+        cluster[("plain/velmora-fishers-protest.txt", 0)],
+        cluster[("plain/velmora-fishers-protest-copy.txt.gz", 0)],
+    }
+    assert len(barrier) == len(library) == len(protest) == 1
+    assert len(barrier | library | protest) == 3
+    assert cluster[("plain/velmora-budget-mojibake.txt", 0)] not in barrier | library | protest
+
+
+def test_readers_load_the_whole_history(sample_run):
+    data, _ = sample_run
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    glob = str(data / "curated" / "articles" / "**" / "*.parquet")
+    n_duck = duckdb.sql(
+        f"select count(*), min(run_date) from read_parquet('{glob}', hive_partitioning=true)"
+    ).fetchall()[0]
+    n_polars = pl.scan_parquet(glob, hive_partitioning=True).select(pl.len()).collect().item()
+    frame = pd.read_parquet(data / "curated" / "articles")
+    assert n_duck[0] == n_polars == len(frame) > 0
+    assert str(n_duck[1]) == NIGHT
+    assert "run_date" in frame.columns
+
+
+def test_repairs_and_extraction_show_in_the_output(sample_run):
+    data, _ = sample_run
+    rows = {
+        r["source_path"]: r
+        for r in ds.dataset(data / "curated/articles", partitioning="hive").to_table().to_pylist()
+    }
+    budget = rows["plain/velmora-budget-mojibake.txt"]
+    assert "council’s" in budget["text"] and "Renée" in budget["text"]
+    assert "â€" not in budget["text"] and budget["mojibake_score"] == 0.0
+    assert {r["kind"] for r in budget["repairs"]} == {"encoding"}
+    library = rows["html/velmora-library-reopens.html"]
+    assert "Zoë Marchetti" in library["text"] and "Brück" in library["text"]
+    protest = rows["plain/velmora-fishers-protest.txt"]
+    assert protest["source_attribution"] == "Velmora Herald"
+    for junk in (
+        "Subscribe",
+        "Please enter",
+        "More Articles",
+        "mainly concerned",
+        "Saturday, March 14",
+    ):
+        assert junk not in protest["text"]
+    assert rows["html/velmora-barrier-fr.html"]["lang"] == "fr"
+
+
+def test_a_critical_failure_publishes_nothing_and_names_the_expectation(tmp_path, sample_run):
+    data_src, _ = sample_run
+    data = tmp_path / "data"
+    shutil.copytree(data_src, data)
+    before = _files(data / "curated") | {
+        f"q/{k}": v for k, v in _files(data / "quarantine").items()
+    }
+    suites = tmp_path / "suites"
+    shutil.copytree(Path(__file__).parent.parent / "expectations", suites)
+    spec = json.loads((suites / "extracted.json").read_text())
+    spec["expectations"].append(
+        {
+            "type": "expect_column_max_to_be_between",
+            "kwargs": {"column": "text_length", "max_value": 10},
+            "meta": {"why": "test: every text is longer, so this must fail"},
+            "severity": "critical",
+        }
+    )
+    (suites / "extracted.json").write_text(json.dumps(spec))
+    with pytest.raises(QualityGateError, match=r"expect_column_max_to_be_between\(text_length\)"):
+        nightly_ingest(
+            inbox=str(Path(__file__).parent.parent / "data" / "inbox"),
+            data_dir=str(data),
+            run_date=NIGHT,
+            workers=1,
+            expectations_dir=str(suites),
+        )
+    after = _files(data / "curated") | {f"q/{k}": v for k, v in _files(data / "quarantine").items()}
+    assert after == before
+    failed = [json.loads(p.read_text()) for p in (data / "runs").glob("*.json")]
+    assert any(r["status"] == "failed" and "text_length" in r["error"] for r in failed)
+
+
+def test_seed_reports(tmp_path, seeds_dir):
+    record = nightly_ingest(inbox=str(seeds_dir), data_dir=str(tmp_path), run_date=NIGHT)
+    assert record["status"] == "completed"
+    rows = {
+        r["source_path"][:3]: r
+        for r in ds.dataset(tmp_path / "curated/articles", partitioning="hive")
+        .to_table()
+        .to_pylist()
+    }
+    # 000, 001 and 003 are different reports of one visit: three separate articles.
+    assert {"000", "001", "003"} <= set(rows)
+    assert len({rows[k]["cluster_id"] for k in ("000", "001", "003")}) == 3
+    assert rows["004"]["lang"] == "fr"
+    for key, row in rows.items():
+        for junk in (
+            "Leave a Reply",
+            "Subscribe",
+            "Please enter your",
+            "More Articles",
+            "Back to top",
+            "Friends of SyriaLatest",
+            "mainly concerned",
+            "date 2018-09",
+            "Friday, October 7, 2022",
+            "\u00a0",
+        ):
+            assert junk not in row["text"], (key, junk)
+    text_000 = rows["000"]["text"]
+    assert "contrrol" in text_000 or "in control of terrorists" in text_000

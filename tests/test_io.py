@@ -1,0 +1,76 @@
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tasks import io
+from tasks.schema import QUARANTINED
+
+
+def test_list_inbox_is_recursive_sorted_and_relative(tmp_path):
+    (tmp_path / "b" / "c").mkdir(parents=True)
+    (tmp_path / "b" / "c" / "x.txt").write_text("x")
+    (tmp_path / "a.html").write_text("a")
+    assert io.list_inbox(tmp_path) == ["a.html", "b/c/x.txt"]
+
+
+def test_list_inbox_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="inbox"):
+        io.list_inbox(tmp_path / "nope")
+
+
+def test_raw_batches_bound_size_and_report_escaping_symlinks(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "big.txt").write_bytes(b"x" * 100)
+    (inbox / "ok.txt").write_bytes(b"fine")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("do not read")
+    os.symlink(outside, inbox / "link.txt")
+    rows = []
+    for batch in io.read_raw_batches(inbox, io.list_inbox(inbox), max_bytes=50, batch_bytes=1):
+        rows.extend(batch.to_pylist())
+    by_path = {r["source_path"]: r for r in rows}
+    assert by_path["big.txt"]["content"] is None
+    assert by_path["big.txt"]["read_error"].startswith("too_large")
+    assert by_path["link.txt"]["read_error"] == "symlink_outside_inbox"
+    assert by_path["link.txt"]["content"] is None
+    assert by_path["ok.txt"]["content"] == b"fine"
+
+
+def _quarantine_table(n: int) -> pa.Table:
+    from tests.builders import quarantine_like
+
+    return quarantine_like(n)
+
+
+def test_write_partition_replaces_whole_and_leaves_no_scratch(tmp_path):
+    final = io.partition_dir(tmp_path / "curated", "t", "2026-03-14")
+    io.write_partition(tmp_path, final, [_quarantine_table(3)], QUARANTINED)
+    assert pq.read_table(final).num_rows == 3
+    result = io.write_partition(tmp_path, final, [_quarantine_table(1)], QUARANTINED)
+    assert result.rows == 1 and pq.read_table(final).num_rows == 1
+    assert list((tmp_path / ".tmp").iterdir()) == []
+
+
+def test_empty_partition_still_carries_the_schema(tmp_path):
+    final = tmp_path / "q" / "run_date=2026-03-14"
+    io.write_partition(tmp_path, final, [], QUARANTINED)
+    table = pq.read_table(final)
+    assert table.num_rows == 0
+    assert table.schema.names == QUARANTINED.names
+
+
+def test_failed_write_leaves_the_old_partition_untouched(tmp_path):
+    final = tmp_path / "q" / "run_date=2026-03-14"
+    io.write_partition(tmp_path, final, [_quarantine_table(2)], QUARANTINED)
+    before = {p.name: p.read_bytes() for p in final.iterdir()}
+
+    def exploding():
+        yield _quarantine_table(1)
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        io.write_partition(tmp_path, final, exploding(), QUARANTINED)
+    assert {p.name: p.read_bytes() for p in final.iterdir()} == before
