@@ -1,5 +1,8 @@
 """The `wiredesk` console script: parses options and calls the flows. It holds no stage logic.
 
+Each subcommand is a pair: `_add_<name>(subparsers)` declares its options and
+`_cmd_<name>(args) -> int` runs it; `COMMANDS` lists them.
+
 `wiredesk run [--inbox DIR] [--data-dir DIR] [--run-date YYYY-MM-DD] [--workers N]` runs the
 `nightly-ingest` flow in this process against Prefect's local ephemeral API (or the server
 PREFECT_API_URL points at) and prints a per-stage summary.
@@ -10,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 # Prefect's ephemeral API server takes 10-25 s to start on a loaded 2-core machine, past the
@@ -24,10 +27,10 @@ def _prefect_defaults() -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wiredesk", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+# --------------------------------------------------------------------------- run
 
+
+def _add_run(sub: Any) -> None:
     run = sub.add_parser("run", help="run the nightly-ingest flow once, in this process")
     run.add_argument(
         "--inbox",
@@ -55,7 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder of GX suites (default: the project's expectations/)",
     )
-    return parser
 
 
 def print_summary(record: dict[str, Any]) -> None:
@@ -81,30 +83,47 @@ def print_summary(record: dict[str, Any]) -> None:
     print(f"run record: {record['data_dir']}/runs/{record['run_id']}.json")
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from flows.nightly import nightly_ingest
+    from tasks.validate import QualityGateError
+
+    try:
+        record = nightly_ingest(
+            inbox=args.inbox,
+            data_dir=args.data_dir,
+            run_date=args.run_date,
+            workers=args.workers,
+            expectations_dir=args.expectations_dir,
+        )
+    except QualityGateError as exc:
+        print(f"wiredesk: night not published: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"wiredesk: {exc}", file=sys.stderr)
+        return 2
+    print_summary(record)
+    return 0
+
+
+# --------------------------------------------------------------------------- wiring
+
+COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
+    "run": (_add_run, _cmd_run),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wiredesk", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add, _ in COMMANDS.values():
+        add(sub)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _prefect_defaults()
-    if args.command == "run":
-        from flows.nightly import nightly_ingest
-        from tasks.validate import QualityGateError
-
-        try:
-            record = nightly_ingest(
-                inbox=args.inbox,
-                data_dir=args.data_dir,
-                run_date=args.run_date,
-                workers=args.workers,
-                expectations_dir=args.expectations_dir,
-            )
-        except QualityGateError as exc:
-            print(f"wiredesk: night not published: {exc}", file=sys.stderr)
-            return 2
-        except FileNotFoundError as exc:
-            print(f"wiredesk: {exc}", file=sys.stderr)
-            return 2
-        print_summary(record)
-        return 0
-    return 1
+    return COMMANDS[args.command][1](args)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ Quarantined, with these reasons:
 
 from __future__ import annotations
 
-import codecs
-import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -33,6 +31,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
+from tasks.charset import decode_body
 from tasks.ingest import site_of
 from tasks.runner import StageResult, run_staged
 from tasks.schema import EXTRACTED, Split, quarantine_rows
@@ -40,15 +39,6 @@ from tasks.textrules import clean_lines
 
 STAGE = "extract"
 
-# Leading bytes searched for a <meta charset>: browsers look at the first 1024; pages with long
-# heads put it later, so look a little further.
-META_SNIFF_BYTES = 4096
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
-)
-# Chaos (percent of odd characters) within which charset-normalizer's guesses count as equally
-# good; its own ranking puts ties within about one point.
-CHAOS_MARGIN = 1.0
 # Language identification needs a few words; below this many letters the guess is noise.
 MIN_LANG_CHARS = 40
 LANG_SAMPLE_CHARS = 3000
@@ -83,60 +73,6 @@ def _time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def _codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
-def decode_body(body: bytes, declared: str | None, content_type: str) -> tuple[str, str]:
-    """Decode bytes to text: BOM, then strict UTF-8, then the declared charset, then detection.
-
-    Strict UTF-8 goes first because a page that declares iso-8859-1 but is UTF-8 is far more
-    common than Latin-1 bytes that happen to form valid UTF-8 sequences.
-    """
-    for bom, name in (
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
-        if body.startswith(bom):
-            return body.decode(name, errors="replace"), name
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    candidates = [_codec(declared)]
-    if content_type == "html":
-        meta = _META_CHARSET.search(body[:META_SNIFF_BYTES])
-        if meta:
-            candidates.append(_codec(meta.group(1).decode("ascii", "ignore")))
-    for candidate in candidates:
-        if candidate and candidate != "utf-8":
-            try:
-                return body.decode(candidate), candidate
-            except (UnicodeDecodeError, LookupError):
-                continue
-    from charset_normalizer import from_bytes
-
-    matches = list(from_bytes(body))
-    if matches:
-        # Several single-byte codecs decode short Western text without "chaos"; among the calm
-        # ones charset-normalizer may rank a DOS or Baltic page first. Prefer Windows-1252,
-        # the web's de-facto Western default (WHATWG maps Latin-1 labels to it), when it is one
-        # of them; Cyrillic or Central European bytes do not list it and keep their codec.
-        least = min(m.percent_chaos for m in matches)
-        calm = [m for m in matches if m.percent_chaos <= least + CHAOS_MARGIN]
-        if any("cp1252" in m.could_be_from_charset for m in calm):
-            return body.decode("cp1252", errors="replace"), "cp1252"
-        return str(calm[0]), calm[0].encoding
-    # Windows-1252 decodes every byte but five; what it cannot map becomes U+FFFD.
-    return body.decode("cp1252", errors="replace"), "cp1252"
 
 
 def detect_lang(text: str) -> str | None:

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from tasks.extract import ExtractConfig, decode_body, detect_lang, extract_batch
+from tasks.extract import ExtractConfig, detect_lang, extract_batch
 from tests.builders import ingested, ingested_row
 from tests.conftest import RUN_ID, STARTED
 
@@ -49,13 +49,6 @@ def test_a_publication_date_after_the_fetch_is_dropped():
     row = extract_batch(ingested([ingested_row("t1", text)]), CFG).kept.to_pylist()[0]
     assert row["published_at"] is None and row["date_text"] == "March 3, 2027"
     assert any(s.startswith("future_date") for s in row["stripped"])
-
-
-def test_wrong_declared_charset_is_survived_both_ways():
-    text = "Café owner Zoë Brück said the pier was overdue."
-    assert decode_body(text.encode("cp1252"), "utf-8", "html")[0] == text
-    assert decode_body(text.encode("utf-8"), "iso-8859-1", "html") == (text, "utf-8")
-    assert decode_body(text.encode("cp1252"), "windows-1252", "text") == (text, "cp1252")
 
 
 def test_empty_and_junk_only_documents_are_quarantined():
