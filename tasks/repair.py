@@ -81,7 +81,17 @@ class RepairConfig:
 
 
 def fix_encoding(line: str) -> str:
-    return ftfy.fix_text(line, config=FTFY_CONFIG)
+    fixed = ftfy.fix_text(line, config=FTFY_CONFIG)
+    if not badness(fixed):
+        return fixed
+    # ftfy re-decodes a line as a whole and gives up when one part of it cannot be re-encoded
+    # (a byte the double decoding lost, a letter that was right): on the syndication benchmark's
+    # Polish mojibake copies "wynagrodzeÅ„" stayed broken. Word by word, each mojibake word still
+    # decodes; words without suspicious sequences are not touched.
+    return " ".join(
+        ftfy.fix_text(word, config=FTFY_CONFIG) if badness(word) else word
+        for word in fixed.split(" ")
+    )
 
 
 def fix_whitespace(line: str) -> str:
@@ -178,6 +188,13 @@ def repair_text(text: str, lang: str | None, cfg: RepairConfig) -> tuple[str, li
         out_lines.append(fixed)
         offset += len(fixed)
     return "\n".join(out_lines), repairs
+
+
+def repair_lines(text: str, lang: str | None, cfg: RepairConfig) -> list[str]:
+    """Each line of `text` repaired as `repair_text` repairs it, one output line per input line
+    (a line left empty stays, as an empty line): the `wiredesk repair-text` contract."""
+    protected = cfg.protected | repeated_words(text) if cfg.typo_repair else cfg.protected
+    return [repair_line(line, lang, protected, cfg.typo_repair)[0] for line in text.split("\n")]
 
 
 def repair_batch(batch: pa.Table, cfg: RepairConfig) -> Split:

@@ -313,11 +313,13 @@ def _symspell_english_freqs() -> dict[str, float]:
     return freqs
 
 
-@lru_cache(maxsize=len(LANGUAGES))
 def speller(lang: str | None) -> Speller | None:
     """The process-wide speller of `lang` (built on first use, a few seconds), None if none."""
-    if lang not in LANGUAGES:
-        return None
+    return _build(lang) if lang in LANGUAGES else None
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _build(lang: str) -> Speller:
     import wordfreq
 
     freqs: dict[str, float] = wordfreq.get_frequency_dict(lang, wordlist="large")
