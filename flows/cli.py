@@ -6,6 +6,9 @@ Each subcommand is a pair: `_add_<name>(subparsers)` declares its options and
 `wiredesk run [--inbox DIR] [--data-dir DIR] [--run-date YYYY-MM-DD] [--workers N]` runs the
 `nightly-ingest` flow in this process against Prefect's local ephemeral API (or the server
 PREFECT_API_URL points at) and prints a per-stage summary.
+
+`wiredesk repair-text [--lang LANG]` reads UTF-8 text on stdin and writes it repaired on stdout,
+line for line, with the repair stage's own code (language detected when not given).
 """
 
 from __future__ import annotations
@@ -105,10 +108,42 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- repair-text
+
+
+def _add_repair_text(sub: Any) -> None:
+    cmd = sub.add_parser(
+        "repair-text",
+        help="repair UTF-8 text from stdin to stdout, line for line, as the repair stage does",
+    )
+    cmd.add_argument(
+        "--lang",
+        default=None,
+        help="ISO 639-1 language of the text (default: detected as the extract stage does)",
+    )
+
+
+def _cmd_repair_text(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from tasks.extract import detect_lang
+    from tasks.repair import RepairConfig, repair_lines
+
+    text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    lang = args.lang or detect_lang(text)
+    # The whole input is one document: no corpus, so only its own repeated words are protected.
+    cfg = RepairConfig(run_id="repair-text", run_started_at=datetime.now(UTC))
+    out = "\n".join(repair_lines(text, lang, cfg))
+    sys.stdout.buffer.write(out.encode("utf-8"))
+    sys.stdout.flush()
+    return 0
+
+
 # --------------------------------------------------------------------------- wiring
 
 COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
     "run": (_add_run, _cmd_run),
+    "repair-text": (_add_repair_text, _cmd_repair_text),
 }
 
 

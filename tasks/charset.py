@@ -4,12 +4,18 @@ Input: body bytes, the charset declared by the transport (HTTP header, WARC) and
 type. Output: the text and the codec used. Order: a byte-order mark, then strict UTF-8, then the
 declared charset and a `<meta charset>`, then detection (charset-normalizer). Never raises on
 bad bytes: the last resort decodes with replacement characters, which the repair stage scores.
+Text that was double-decoded before it reached us (UTF-8 read as Windows-1252 and saved again
+as UTF-8) is repaired here when it carries C1 control characters: the HTML parser drops those,
+after which no later stage could restore the letters they belonged to (Russian "с" is
+"Ñ" + U+0081).
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+
+import ftfy
 
 # Leading bytes searched for a <meta charset>: browsers look at the first 1024; pages with long
 # heads put it later, so look a little further.
@@ -20,6 +26,30 @@ _META_CHARSET = re.compile(
 # Chaos (percent of odd characters) within which charset-normalizer's guesses count as equally
 # good; its own ranking puts ties within about one point.
 CHAOS_MARGIN = 1.0
+# C1 control characters: never in real text, always in Windows-1252 mojibake of Cyrillic, Polish
+# and other UTF-8 text whose second byte is 0x80-0x9f.
+_C1 = re.compile("[\u0080-\u009f]")
+
+
+def undo_double_decoding(text: str) -> str:
+    """Repair UTF-8-read-as-Windows-1252 mojibake on the lines that carry C1 characters.
+
+    Line by line, then word by word where a line mixes mojibake with text ftfy cannot re-encode;
+    lines without C1 characters are returned as they are (the repair stage handles the rest).
+    """
+    if not _C1.search(text):
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not _C1.search(line):
+            continue
+        fixed = ftfy.fix_encoding(line)
+        if _C1.search(fixed):
+            fixed = " ".join(
+                ftfy.fix_encoding(word) if _C1.search(word) else word for word in line.split(" ")
+            )
+        lines[i] = fixed
+    return "\n".join(lines)
 
 
 def _codec(name: str | None) -> str | None:
@@ -45,7 +75,7 @@ def decode_body(body: bytes, declared: str | None, content_type: str) -> tuple[s
         if body.startswith(bom):
             return body.decode(name, errors="replace"), name
     try:
-        return body.decode("utf-8"), "utf-8"
+        return undo_double_decoding(body.decode("utf-8")), "utf-8"
     except UnicodeDecodeError:
         pass
     candidates = [_codec(declared)]

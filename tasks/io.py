@@ -192,6 +192,21 @@ def read_table(path: Path, *, columns: list[str] | None = None) -> pa.Table:
     return ds.dataset(path, format="parquet").to_table(columns=columns)
 
 
+def read_partitions_before(
+    root: Path, run_date: str, *, columns: list[str] | None = None
+) -> list[pa.Table]:
+    """Each `<root>/run_date=D` partition with D < `run_date`, oldest first (state of earlier
+    nights; a later night never changes what an earlier one reads)."""
+    if not root.is_dir():
+        return []
+    nights = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("run_date="))
+    return [
+        read_table(p, columns=columns)
+        for p in nights
+        if p.name.removeprefix("run_date=") < run_date
+    ]
+
+
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 

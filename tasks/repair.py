@@ -1,15 +1,20 @@
-"""Repair: EXTRACTED text -> text with encoding and whitespace fixed, every change recorded.
+"""Repair: EXTRACTED text -> text with encoding, whitespace and typos fixed, every change recorded.
 
-Input: EXTRACTED rows. Output: REPAIRED rows: `text` and `title` repaired, `repairs` listing
-every change (`offset` in the repaired text, `before`, `after`, `kind`, `score`), and
-`mojibake_score` (ftfy's badness per 1,000 characters of the repaired text; 0 for clean text).
-The text before repair stays in the staged `extracted` dataset, so any change can be undone:
-apply the `repairs` of a row from last to first, replacing `after` at `offset` by `before`.
+Input: EXTRACTED rows; the config carries the words the corpus protects (seen in several
+documents tonight or on earlier nights; the task wrapper counts them, see `vocabulary_of`).
+Output: REPAIRED rows: `text` and `title` repaired, `repairs` listing every change (`offset`,
+`before`, `after`, `kind` in `encoding`, `whitespace`, `typo`, and `score`: 1.0 for encoding and
+whitespace, the winner's lead in nats for a typo), and `mojibake_score` (ftfy's badness per
+1,000 characters of the repaired text: 0 for clean text; the share of documents with a score
+above 0 is the night's mojibake metric). The text before repair stays in the staged `extracted`
+dataset, and every change can be undone: apply the `repairs` of a row from last to first,
+replacing `after` at `offset` by `before` (each offset is where `after` stands once that change
+and the ones listed before it are applied).
 
 Steps, line by line: ftfy (mojibake, HTML entities, broken surrogates), then whitespace (NBSP and
 other exotic spaces to a space, zero-width and soft-hyphen characters removed, runs of spaces
-collapsed, lines trimmed, empty lines dropped), then typo repair. Typo repair is a PLACEHOLDER
-in this version: `repair_typos` returns the line unchanged (issue 4 fills it in).
+collapsed, lines trimmed, empty lines dropped), then typos (`tasks.spelling`: conservative,
+language-aware; never a capitalised, quoted, protected or repeated word).
 
 Quarantined, with these reasons:
 - `empty_after_repair`: nothing but whitespace and control characters was left.
@@ -19,7 +24,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -31,9 +38,12 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import io
 from tasks.runner import StageResult, run_staged
-from tasks.schema import REPAIRED, Split, quarantine_rows
+from tasks.schema import REPAIRED, VOCABULARY, Split, quarantine_rows
+from tasks.spelling import MIN_WORD_LEN, fix_typos, words_of
 
 STAGE = "repair"
+# data/state/<this>/run_date=D: each night's document frequencies of the words typo repair sees.
+VOCABULARY_STATE = "vocabulary"
 
 # ftfy settings, chosen so that CJK and Arabic text survive: no NFKC (it rewrites Arabic
 # presentation forms and CJK compatibility characters) and no character-width folding (it turns
@@ -56,16 +66,32 @@ _INVISIBLE = re.compile(r"[\u200b\u2060\ufeff\u00ad]")
 _RUNS = re.compile(r" {2,}")
 
 
+# A word seen in at least this many documents (tonight and earlier nights together) is a name or
+# a term of the news, never a typo to fix ("Hatami", "Ayyoub"): the issue's rule, "several".
+PROTECT_MIN_DOCS = 2
+
+
 @dataclass(frozen=True)
 class RepairConfig:
     run_id: str
     run_started_at: datetime
-    # Placeholder switch for issue 4's typo repair; it does nothing yet either way.
-    typo_repair: bool = False
+    typo_repair: bool = True
+    # Case-folded words the corpus protects; filled by the task wrapper's pre-pass.
+    protected: frozenset[str] = field(default_factory=frozenset)
 
 
 def fix_encoding(line: str) -> str:
-    return ftfy.fix_text(line, config=FTFY_CONFIG)
+    fixed = ftfy.fix_text(line, config=FTFY_CONFIG)
+    if not badness(fixed):
+        return fixed
+    # ftfy re-decodes a line as a whole and gives up when one part of it cannot be re-encoded
+    # (a byte the double decoding lost, a letter that was right): on the syndication benchmark's
+    # Polish mojibake copies "wynagrodzeÅ„" stayed broken. Word by word, each mojibake word still
+    # decodes; words without suspicious sequences are not touched.
+    return " ".join(
+        ftfy.fix_text(word, config=FTFY_CONFIG) if badness(word) else word
+        for word in fixed.split(" ")
+    )
 
 
 def fix_whitespace(line: str) -> str:
@@ -74,9 +100,16 @@ def fix_whitespace(line: str) -> str:
     return _RUNS.sub(" ", line).strip()
 
 
-def repair_typos(line: str, lang: str | None) -> str:
-    """PLACEHOLDER: typo repair arrives with issue 4; returns `line` unchanged."""
-    return line
+def document_words(text: str) -> set[str]:
+    """The case-folded words of a text that typo repair could touch (what the corpus counts)."""
+    return {w for w in words_of(text) if len(w) >= MIN_WORD_LEN}
+
+
+def repeated_words(text: str) -> frozenset[str]:
+    """Case-folded words written more than once in this text: a typo is rarely repeated
+    letter for letter, a rare name or term usually is."""
+    counts = Counter(w for w in words_of(text) if len(w) >= MIN_WORD_LEN)
+    return frozenset(w for w, n in counts.items() if n > 1)
 
 
 def mojibake_score(text: str) -> float:
@@ -114,15 +147,26 @@ def _diff(before: str, after: str, base: int) -> list[dict[str, Any]]:
     return changes
 
 
+def repair_line(
+    line: str, lang: str | None, protected: frozenset[str], typos: bool = True
+) -> tuple[str, list[dict[str, Any]]]:
+    """One repaired line and its changes (offsets in the line; see the module docstring)."""
+    fixed = fix_whitespace(fix_encoding(line))
+    changes = _diff(line, fixed, 0) if fixed != line else []
+    if typos and fixed:
+        fixed, typo_changes = fix_typos(fixed, lang, protected)
+        changes.extend(typo_changes)
+    return fixed, changes
+
+
 def repair_text(text: str, lang: str | None, cfg: RepairConfig) -> tuple[str, list[dict[str, Any]]]:
     """Repaired text and the list of changes (see the module docstring for the offsets)."""
     out_lines: list[str] = []
     repairs: list[dict[str, Any]] = []
     offset = 0
+    protected = cfg.protected | repeated_words(text) if cfg.typo_repair else cfg.protected
     for line in text.split("\n"):
-        fixed = fix_whitespace(fix_encoding(line))
-        if cfg.typo_repair:
-            fixed = repair_typos(fixed, lang)
+        fixed, changes = repair_line(line, lang, protected, cfg.typo_repair)
         if not fixed:
             if line:
                 # A line of only invisible characters disappears; undo re-inserts it with its
@@ -140,11 +184,17 @@ def repair_text(text: str, lang: str | None, cfg: RepairConfig) -> tuple[str, li
             continue
         if out_lines:
             offset += 1  # the "\n" joining this line to the previous one
-        if fixed != line:
-            repairs.extend(_diff(line, fixed, offset))
+        repairs.extend(change | {"offset": change["offset"] + offset} for change in changes)
         out_lines.append(fixed)
         offset += len(fixed)
     return "\n".join(out_lines), repairs
+
+
+def repair_lines(text: str, lang: str | None, cfg: RepairConfig) -> list[str]:
+    """Each line of `text` repaired as `repair_text` repairs it, one output line per input line
+    (a line left empty stays, as an empty line): the `wiredesk repair-text` contract."""
+    protected = cfg.protected | repeated_words(text) if cfg.typo_repair else cfg.protected
+    return [repair_line(line, lang, protected, cfg.typo_repair)[0] for line in text.split("\n")]
 
 
 def repair_batch(batch: pa.Table, cfg: RepairConfig) -> Split:
@@ -180,18 +230,76 @@ def repair_batch(batch: pa.Table, cfg: RepairConfig) -> Split:
 # --------------------------------------------------------------------------- Prefect task
 
 
+def vocabulary_of(texts: Iterable[str]) -> dict[str, int]:
+    """Documents containing each word (case-folded), over `texts` (one per document)."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(document_words(text))
+    return dict(counts)
+
+
+def protected_words(nights: Iterable[dict[str, int]]) -> frozenset[str]:
+    """Words found in at least PROTECT_MIN_DOCS documents over the given nights' vocabularies."""
+    total: Counter[str] = Counter()
+    for night in nights:
+        total.update(night)
+    return frozenset(w for w, n in total.items() if n >= PROTECT_MIN_DOCS)
+
+
+def _night_vocabulary(layout: io.Layout) -> dict[str, int]:
+    texts = (
+        text
+        for batch in io.iter_batches(layout.staged("extracted"), columns=["text"])
+        for text in batch.column("text").to_pylist()
+    )
+    return vocabulary_of(texts)
+
+
+def _vocabulary_table(vocabulary: dict[str, int]) -> pa.Table:
+    words = sorted(vocabulary)
+    return pa.table(
+        {"word": pa.array(words, pa.string()), "docs": [vocabulary[w] for w in words]},
+        schema=VOCABULARY,
+    )
+
+
 # NO_CACHE: output depends on the staged input files, not on these arguments.
 @task(name="repair", cache_policy=NO_CACHE)
 def repair_task(layout: io.Layout, cfg: RepairConfig, workers: int, batch_rows: int) -> StageResult:
-    return run_staged(
+    # Corpus statistics are computed here, not in the pure function: a pre-pass over tonight's
+    # staged `extracted` texts, plus the vocabularies of nights strictly before this one (kept in
+    # data/state), so that a re-run of a night gives the same output whatever came after it.
+    tonight = _night_vocabulary(layout)
+    root = layout.state / VOCABULARY_STATE
+    earlier = [
+        dict(zip(t.column("word").to_pylist(), t.column("docs").to_pylist(), strict=True))
+        for t in io.read_partitions_before(root, layout.run_date, columns=["word", "docs"])
+    ]
+    protected = protected_words([*earlier, tonight]) if cfg.typo_repair else frozenset()
+    io.write_partition(
+        layout.data_dir,
+        io.partition_dir(layout.state, VOCABULARY_STATE, layout.run_date),
+        [_vocabulary_table(tonight)],
+        VOCABULARY,
+    )
+    logger = get_run_logger()
+    logger.info(
+        "repair: %d words protected (seen in >= %d documents over %d earlier night(s) and tonight)",
+        len(protected),
+        PROTECT_MIN_DOCS,
+        len(earlier),
+    )
+    result = run_staged(
         stage=STAGE,
         source="extracted",
         dataset="repaired",
         fn=repair_batch,
-        cfg=cfg,
+        cfg=replace(cfg, protected=protected),
         kept_schema=REPAIRED,
         layout=layout,
         workers=workers,
         batch_rows=batch_rows,
-        progress=get_run_logger().info,
+        progress=logger.info,
     )
+    result.extra["protected_words"] = len(protected)
+    return result

@@ -161,6 +161,15 @@ QUARANTINED = pa.schema(
     ]
 )
 
+# data/state/vocabulary/run_date=D: in how many of night D's documents each case-folded word
+# occurs (the repair stage protects words seen in several documents, over the nights).
+VOCABULARY = pa.schema(
+    [
+        pa.field("word", pa.string(), nullable=False),
+        pa.field("docs", pa.int32(), nullable=False),
+    ]
+)
+
 # Dataset name -> schema, for the validation step and the suite tests.
 DATASETS: dict[str, pa.Schema] = {
     "ingested": INGESTED,

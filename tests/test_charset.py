@@ -6,3 +6,13 @@ def test_wrong_declared_charset_is_survived_both_ways():
     assert decode_body(text.encode("cp1252"), "utf-8", "html")[0] == text
     assert decode_body(text.encode("utf-8"), "iso-8859-1", "html") == (text, "utf-8")
     assert decode_body(text.encode("cp1252"), "windows-1252", "text") == (text, "cp1252")
+
+
+def test_double_decoded_utf8_with_c1_characters_is_restored():
+    # Written here: Cyrillic and Polish UTF-8 bytes read as Windows-1252 (C1 bytes kept as
+    # U+0080-U+009F, as a lenient decoder does) and saved again as UTF-8.
+    for text in ("Паром снова ходит в Вельмору.", "Łódź: prom płynie do portu."):
+        mojibake = text.encode("utf-8").decode("latin-1")
+        assert decode_body(mojibake.encode("utf-8"), None, "html")[0] == text
+    clean = "Café owner Zoë said «bonjour» — 東京"
+    assert decode_body(clean.encode("utf-8"), None, "html")[0] == clean

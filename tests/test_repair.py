@@ -39,13 +39,55 @@ def test_clean_text_is_untouched_in_any_script():
         assert mojibake_score(sample) == 0.0
 
 
-def test_typo_repair_is_a_placeholder_that_changes_nothing():
-    text, repairs = repair_text(
-        "still in contrrol of terrorists",
-        "en",
-        RepairConfig(run_id=RUN_ID, run_started_at=STARTED, typo_repair=True),
-    )
-    assert text == "still in contrrol of terrorists" and repairs == []
+def test_a_clear_typo_is_fixed_recorded_and_undoable():
+    original = "The\u00a0ferry is still in contrrol of the harbour board, officials said."
+    text, repairs = repair_text(original, "en", CFG)
+    assert text == "The ferry is still in control of the harbour board, officials said."
+    typo = [r for r in repairs if r["kind"] == "typo"]
+    assert [(r["before"], r["after"]) for r in typo] == [("contrrol", "control")]
+    assert typo[0]["score"] > 0
+    assert undo(text, repairs) == original
+
+
+def test_typo_repair_can_be_switched_off():
+    cfg = RepairConfig(run_id=RUN_ID, run_started_at=STARTED, typo_repair=False)
+    line = "The ferry is still in contrrol of the harbour board, officials said."
+    assert repair_text(line, "en", cfg) == (line, [])
+
+
+def test_words_that_must_never_change():
+    lines = [
+        "Minister Contrrol said the harbour board was ready for winter.",  # capitalised
+        'The sign said "contrrol" and the harbour board laughed at it.',  # quoted
+        "The harbour board wrote to contrrol@velmora.example about the ferry.",  # e-mail
+        "The harbour board posted #contrrol about the ferry service today.",  # hashtag
+        "See velmora.example/contrrol for the harbour board notice today.",  # URL
+        "The harbour board ordered 12contrrol units for the ferry today.",  # number
+        "The harbour board met the self-contrrol group about the ferry.",  # compound
+    ]
+    for line in lines:
+        assert repair_text(line, "en", CFG) == (line, []), line
+
+
+def test_protected_and_repeated_words_are_kept():
+    line = "The ferry is still in contrrol of the harbour board, officials said."
+    cfg = RepairConfig(run_id=RUN_ID, run_started_at=STARTED, protected=frozenset({"contrrol"}))
+    assert repair_text(line, "en", cfg) == (line, [])
+    twice = f"{line}\nThe harbour board keeps contrrol of the ferry timetable for now."
+    assert repair_text(twice, "en", CFG) == (twice, [])
+
+
+def test_languages_without_dictionary_and_clean_foreign_text_are_left_alone():
+    samples = [
+        ("Prom jest nadal pod kontrrolą zarządu portu, powiedzieli urzędnicy.", "pl"),
+        ("Le traversier reste sous le contrôle du conseil du port, ont dit les élus.", "fr"),
+        ("Die Fähre bleibt unter der Kontrolle der Hafenbehörde, sagten die Beamten.", "de"),
+        ("Das Schiff fährt grosse Runden, schliesslich ist es Sommer in Velmora.", "de"),
+        ("El transbordador sigue bajo el control de la junta del puerto, dijeron.", "es"),
+        ("The harbour board said the quay needs a new crane before the ferry.", None),
+    ]
+    for line, lang in samples:
+        assert repair_text(line, lang, CFG) == (line, []), line
 
 
 def test_batch_updates_length_and_quarantines_what_becomes_empty():
