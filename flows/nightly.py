@@ -90,11 +90,13 @@ def stage_inputs(cfg: RunConfig, layout: io.Layout) -> dict[str, Any]:
 
 def _default_night() -> date | None:
     """A deployment's run belongs to the night it was scheduled for, even when it starts late."""
-    from prefect.runtime import flow_run
+    from prefect.context import FlowRunContext
 
-    if flow_run.get_deployment_id() is None:
+    ctx = FlowRunContext.get()
+    if ctx is None or ctx.flow_run is None or ctx.flow_run.deployment_id is None:
         return None
-    return flow_run.get_scheduled_start_time().astimezone(UTC).date()
+    expected = ctx.flow_run.expected_start_time
+    return expected.astimezone(UTC).date() if expected is not None else None
 
 
 @flow(name="nightly-ingest", validate_parameters=True)
