@@ -259,7 +259,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
             layout.state_partition("revisions"),
         ],
     )
-    record["published"] = {k: v for k, v in published.items()}
+    record["published"] = dict(published)
     record["invariant"] = check_invariant(rows_in, published)
     record["status"] = "completed"
     night.finish({"published": record["published"], "invariant": record["invariant"]})

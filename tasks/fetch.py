@@ -12,7 +12,9 @@ only, redirects followed by hand and only on the same host, with connect/read ti
 limit per response and a byte cap; transient failures (timeouts, connection errors, 429, 5xx)
 are retried with exponential backoff, and this is the only stage that retries.
 
-Quarantined (stage `fetch`), with these reasons; a failed URL is retried on the next night:
+A URL that fails is a FETCHED row with outcome `failed` and one of these reasons, which ingest
+turns into a quarantine row of stage `fetch` (so that it carries the night's run id); a failed
+URL is tried again on the next night:
 - `not_http`: a scheme other than http or https (file:, ftp:, javascript: ...).
 - `bad_url`: no host, or a URL that does not parse.
 - `off_host`: a feed or sitemap lists a page on another host.

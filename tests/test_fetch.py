@@ -192,7 +192,7 @@ def test_requests_to_one_host_are_spaced():
 
 def test_failures_become_quarantine_rows_with_reasons():
     cfg = FetchConfig(
-        host_delay_seconds=0.0, backoff_seconds=0.01, retries=0, max_bytes=2000, read_timeout=1.0
+        host_delay_seconds=0.0, backoff_seconds=0.01, retries=0, max_bytes=2000, read_timeout=3.0
     )
     with serve_site() as site:
         site.put("/big.html", "<p>" + "x" * 5000 + "</p>")
@@ -201,7 +201,8 @@ def test_failures_become_quarantine_rows_with_reasons():
         site.put("/hop.html", b"", redirect="/a.html")
         site.put("/a.html", page("A", ["Arrived."]))
         site.put("/away.html", b"", redirect="http://localhost:9/elsewhere")
-        site.put("/slow.html", page("Slow", ["Late."]), delay=3.0)
+        # Far past the read timeout, so that a loaded machine cannot blur the two.
+        site.put("/slow.html", page("Slow", ["Late."]), delay=15.0)
         site.put("/bad-sitemap.xml", "<urlset><url><loc>", content_type="application/xml")
         site.put(
             "/feed.xml",

@@ -148,6 +148,14 @@ def test_two_nights_of_feeds_give_one_new_revision_and_one_new_article(on_prefec
             inbox=None, sources=sources, data_dir=str(data), run_date=NIGHT2, workers=1
         )
         log = list(site.log)
+        # Night 2 again: its fetch is what that night saw, so nothing is asked of the site.
+        site.clear_log()
+        files = _snapshot(data)
+        again = nightly_ingest(
+            inbox=None, sources=sources, data_dir=str(data), run_date=NIGHT2, workers=1
+        )
+        assert again["status"] == "skipped" and site.log == []
+        assert _snapshot(data) == files
 
     assert night1["status"] == night2["status"] == "completed"
     first = {r["url"].removeprefix(site.base): r for r in _published(data, NIGHT1)}
