@@ -9,6 +9,9 @@ PREFECT_API_URL points at) and prints a per-stage summary.
 
 `wiredesk repair-text [--lang LANG]` reads UTF-8 text on stdin and writes it repaired on stdout,
 line for line, with the repair stage's own code (language detected when not given).
+
+`wiredesk serve [--cron EXPR] [--timezone TZ] [run options]` serves the deployment
+`nightly-ingest/nightly` against the Prefect server PREFECT_API_URL points at, until interrupted.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 # Prefect's ephemeral API server takes 10-25 s to start on a loaded 2-core machine, past the
@@ -61,6 +65,51 @@ def _add_run(sub: Any) -> None:
         default=None,
         help="folder of GX suites (default: the project's expectations/)",
     )
+    _add_source_options(run)
+
+
+def _add_source_options(parser: Any) -> None:
+    """Options of the re-ingest (issue 7): web sources, no inbox, the data-dir lock."""
+    parser.add_argument(
+        "--sources",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="URL",
+        help="page URLs, RSS/Atom feeds and sitemaps to fetch (http or https)",
+    )
+    parser.add_argument(
+        "--sources-file",
+        default=None,
+        metavar="FILE",
+        help="a file of source URLs, one per line (# starts a comment)",
+    )
+    parser.add_argument(
+        "--no-inbox",
+        dest="inbox",
+        action="store_const",
+        const=None,
+        help="ingest no inbox folder, only --sources",
+    )
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run holding the data dir (default: fail at once)",
+    )
+
+
+def _sources(args: argparse.Namespace) -> list[str]:
+    from tasks import io
+
+    urls = list(args.sources)
+    if args.sources_file:
+        for line in io.read_text(Path(args.sources_file)).splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                urls.append(line)
+    return urls
 
 
 def print_summary(record: dict[str, Any]) -> None:
@@ -70,6 +119,13 @@ def print_summary(record: dict[str, Any]) -> None:
     headers = ["stage", "in", "kept", "quarantined", "duplicates", "seconds", "top reasons"]
     widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) if rows else len(h) for h in headers}
     print()
+    fetch = record["stages"].get("fetch")
+    if fetch:
+        print(f"fetch: {fetch['urls']} URLs: {fetch['outcomes']}")
+    if record.get("reused"):
+        print(f"reused from an earlier run of this night: {', '.join(record['reused'])}")
+    if record.get("status") == "skipped":
+        print(f"night {record['run_date']} is complete and its inputs are unchanged: nothing to do")
     print("  ".join(h.ljust(widths[h]) for h in headers))
     for row in rows:
         print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
@@ -77,7 +133,8 @@ def print_summary(record: dict[str, Any]) -> None:
     if published:
         print(
             f"\npublished night {record['run_date']}: {published['articles']} articles, "
-            f"{published['duplicates']} duplicates, {published['quarantined']} quarantined "
+            f"{published['duplicates']} duplicates, {published['quarantined']} quarantined, "
+            f"{published.get('unchanged', 0)} already published "
             f"(input {record['invariant']['input']} documents: all accounted for)"
         )
     for dataset, report in record["validations"].items():
@@ -88,6 +145,7 @@ def print_summary(record: dict[str, Any]) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from flows.nightly import nightly_ingest
+    from tasks.io import DataDirBusy
     from tasks.validate import QualityGateError
 
     try:
@@ -95,9 +153,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             inbox=args.inbox,
             data_dir=args.data_dir,
             run_date=args.run_date,
+            sources=_sources(args),
             workers=args.workers,
             expectations_dir=args.expectations_dir,
+            lock_wait=args.lock_wait,
         )
+    except DataDirBusy as exc:
+        print(f"wiredesk: {exc}", file=sys.stderr)
+        return 3
     except QualityGateError as exc:
         print(f"wiredesk: night not published: {exc}", file=sys.stderr)
         return 2
@@ -139,11 +202,52 @@ def _cmd_repair_text(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- serve
+
+
+def _add_serve(sub: Any) -> None:
+    from flows.deployments import DEFAULT_CRON, DEFAULT_TIMEZONE, FULL_NAME
+
+    serve = sub.add_parser(
+        "serve",
+        help=f"serve the deployment {FULL_NAME} (cron schedule and `prefect deployment run`)",
+    )
+    serve.add_argument(
+        "--cron", default=DEFAULT_CRON, help=f"schedule (default: {DEFAULT_CRON!r}, 02:00)"
+    )
+    serve.add_argument(
+        "--timezone",
+        default=DEFAULT_TIMEZONE,
+        help=f"of the schedule (default: {DEFAULT_TIMEZONE})",
+    )
+    serve.add_argument("--inbox", default="data/inbox", help="default `inbox` parameter")
+    serve.add_argument("--data-dir", default="data", help="default `data_dir` parameter")
+    serve.add_argument("--workers", type=int, default=None, help="default `workers` parameter")
+    serve.add_argument("--expectations-dir", default=None, help="default `expectations_dir`")
+    _add_source_options(serve)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from flows.deployments import deployment_parameters, nightly_deployment, serve
+
+    params = deployment_parameters(
+        inbox=args.inbox,
+        data_dir=args.data_dir,
+        sources=_sources(args),
+        workers=args.workers,
+        expectations_dir=args.expectations_dir,
+        lock_wait=args.lock_wait,
+    )
+    serve(nightly_deployment(parameters=params, cron=args.cron, timezone=args.timezone))
+    return 0
+
+
 # --------------------------------------------------------------------------- wiring
 
 COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
     "run": (_add_run, _cmd_run),
     "repair-text": (_add_repair_text, _cmd_repair_text),
+    "serve": (_add_serve, _cmd_serve),
 }
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from tasks.dedup import DedupConfig
 from tasks.extract import ExtractConfig
+from tasks.fetch import FetchConfig
 from tasks.ingest import IngestConfig
 from tasks.repair import RepairConfig
 
@@ -33,7 +35,7 @@ def default_workers() -> int:
 
 @dataclass(frozen=True)
 class RunConfig:
-    inbox: Path
+    inbox: Path | None  # None: no inbox tonight, only `sources`
     data_dir: Path
     run_date: str
     run_id: str
@@ -45,13 +47,20 @@ class RunConfig:
     extract: ExtractConfig
     repair: RepairConfig
     dedup: DedupConfig
+    # Web sources (page URLs, RSS/Atom feeds, sitemaps) and how they are fetched.
+    sources: tuple[str, ...] = ()
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    # Seconds to wait for another run that holds the data dir before giving up (0: fail now).
+    lock_wait: float = 0.0
 
     @classmethod
     def build(
         cls,
         *,
-        inbox: str | Path,
+        inbox: str | Path | None,
         data_dir: str | Path,
+        sources: list[str] | tuple[str, ...] | None = None,
+        lock_wait: float | None = None,
         run_date: date | str | None = None,
         workers: int | None = None,
         batch_rows: int | None = None,
@@ -64,7 +73,7 @@ class RunConfig:
         n_workers = workers if workers and workers > 0 else default_workers()
         rows = batch_rows if batch_rows and batch_rows > 0 else DEFAULT_BATCH_ROWS
         return cls(
-            inbox=Path(inbox),
+            inbox=Path(inbox) if inbox else None,
             data_dir=Path(data_dir),
             run_date=night,
             run_id=run_id,
@@ -76,6 +85,27 @@ class RunConfig:
             extract=ExtractConfig(run_id=run_id, run_started_at=started),
             repair=RepairConfig(run_id=run_id, run_started_at=started),
             dedup=DedupConfig(run_id=run_id),
+            sources=tuple(s.strip() for s in sources or () if s.strip()),
+            lock_wait=max(0.0, lock_wait or 0.0),
+        )
+
+    def with_identity(self, run_id: str, started_at: datetime) -> RunConfig:
+        """The same run under another identity: a resumed night keeps the one it started with,
+        and every slice that carries the run id or the start time gets it."""
+        values = {"run_id": run_id, "run_started_at": started_at, "ingested_at": started_at}
+
+        def slice_with(cfg: Any) -> Any:
+            names = {f.name for f in fields(cfg)}
+            return replace(cfg, **{k: v for k, v in values.items() if k in names})
+
+        return replace(
+            self,
+            run_id=run_id,
+            started_at=started_at,
+            ingest=slice_with(self.ingest),
+            extract=slice_with(self.extract),
+            repair=slice_with(self.repair),
+            dedup=slice_with(self.dedup),
         )
 
 

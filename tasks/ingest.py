@@ -1,11 +1,15 @@
 """Ingest: inbox files (RAW) -> one row per document (INGESTED).
 
-Input: RAW batches (relative path, bytes as read, read error). Output: INGESTED rows with the
+Input: RAW batches (relative path, bytes as read, read error; or a fetched page: its URL as the
+path, its bytes, `fetched_at` and the response's media type), less what `tasks/reingest.py`
+found unchanged since the last night. Output: INGESTED rows with the
 document body as bytes (still undecoded: charset is the extract stage's business), the sha256 of
 the bytes as they arrived, a stable `doc_id`, and `url`/`site`/`fetched_at` where the container
 says them. `.txt` and `.html`/`.htm` files (each optionally `.gz`) are one document; `.jsonl` has
 one document per line (`url`, `html` or `text`, optional `fetched_at`); `.warc`/`.warc.gz` yields
-one document per HTTP response record (warcio reads it).
+one document per HTTP response record (warcio reads it); a fetched page is one document whose
+media type (HTML, XHTML or plain text) and charset come from its response. The task also turns
+the night's failed fetches into quarantine rows of stage `fetch` (reasons in `tasks/fetch.py`).
 
 Quarantined, with these reasons:
 - `unreadable`, `not_a_regular_file`, `symlink_outside_inbox`: the file system refused the file.
@@ -29,6 +33,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
+from itertools import chain
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,8 +43,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
+from tasks.fetch import quarantined as fetch_quarantined
+from tasks.reingest import SourceSelection, fetched_pages, previous_sources
 from tasks.runner import StageResult, run_stage
-from tasks.schema import INGESTED, Split, quarantine_rows
+from tasks.schema import FETCHED, INGESTED, QUARANTINED, SOURCES_STATE, Split, quarantine_rows
 
 STAGE = "ingest"
 
@@ -197,6 +204,22 @@ def _kind_of(name: str) -> tuple[str | None, bool]:
     return None, gz
 
 
+def _media(content_type: str | None) -> tuple[str | None, str | None]:
+    """(kind, declared charset) of an HTTP Content-Type; kind None when not a document."""
+    mime, _, params = (content_type or "").partition(";")
+    mime = mime.strip().lower()
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip("\"'").lower() or None
+    if mime in ("text/html", "application/xhtml+xml", ""):
+        return "html", charset  # no media type: servers that omit it serve HTML
+    if mime == "text/plain":
+        return "text", charset
+    return None, charset
+
+
 def _ingest_jsonl(col: _Collector, path: str, data: bytes) -> None:
     count = 0
     for index, line in enumerate(data.splitlines()):
@@ -296,7 +319,7 @@ def _ingest_warc(col: _Collector, path: str, data: bytes) -> None:
                 if record.http_headers
                 else ""
             )
-            mime, _, params = ctype.partition(";")
+            mime = ctype.partition(";")[0]
             mime = mime.strip().lower()
             if not (status or "").startswith("2") or mime not in (
                 "text/html",
@@ -322,11 +345,7 @@ def _ingest_warc(col: _Collector, path: str, data: bytes) -> None:
                     url=url,
                 )
                 continue
-            charset = None
-            for param in params.split(";"):
-                key, _, value = param.partition("=")
-                if key.strip().lower() == "charset":
-                    charset = value.strip().strip("\"'").lower() or None
+            _, charset = _media(ctype)
             kind = "text" if mime == "text/plain" else "html"
             col.keep(
                 path,
@@ -359,9 +378,15 @@ def ingest_batch(raw: pa.Table, cfg: IngestConfig) -> Split:
             reason, _, detail = (error or "unreadable: no content").partition(":")
             col.reject(path, reason.strip(), detail.strip() or None, size=row["size_bytes"])
             continue
-        kind, gz = _kind_of(path)
+        url: str | None = row.get("url")
+        charset: str | None = None
+        if url is not None:  # a fetched page: its response says what it is, not its name
+            (kind, charset), gz = _media(row.get("media_type")), False
+        else:
+            kind, gz = _kind_of(path)
         if kind is None:
-            col.reject(path, "unsupported_type", f"file name ending not ingested: {path}", raw=data)
+            what = row.get("media_type") if url else f"file name ending not ingested: {path}"
+            col.reject(path, "unsupported_type", what, raw=data, url=url)
             continue
         body = data
         if gz:
@@ -388,7 +413,16 @@ def ingest_batch(raw: pa.Table, cfg: IngestConfig) -> Split:
         if kind == "jsonl":
             _ingest_jsonl(col, path, body)
         else:
-            col.keep(path, 0, body, data, kind)
+            col.keep(
+                path,
+                0,
+                body,
+                data,
+                kind,
+                url=url,
+                fetched_at=row.get("fetched_at"),
+                declared_charset=charset,
+            )
     kept = pa.Table.from_pylist(col.rows, schema=INGESTED)
     bad = quarantine_rows(col.bad, stage=STAGE, run_id=cfg.run_id, at=cfg.ingested_at)
     return Split(kept, bad)
@@ -400,13 +434,35 @@ def ingest_batch(raw: pa.Table, cfg: IngestConfig) -> Split:
 # NO_CACHE: the inbox changes between nights while the arguments do not; caching on arguments
 # would return last night's result. Re-running is cheap and deterministic.
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_task(inbox: str, layout: io.Layout, cfg: IngestConfig) -> StageResult:
+def ingest_task(
+    inbox: str | None, layout: io.Layout, cfg: IngestConfig, pages: bool = False
+) -> StageResult:
+    """Ingest the inbox (None: no inbox) and, with `pages`, the night's fetched pages; what
+    an earlier night already saw with the same bytes is skipped (see tasks/reingest.py)."""
     logger = get_run_logger()
-    root = Path(inbox)
-    files = io.list_inbox(root)
+    root = Path(inbox) if inbox else None
+    files = io.list_inbox(root) if root is not None else []
     logger.info("ingest: %d files under %s", len(files), root)
-    batches = io.read_raw_batches(
-        root, files, max_bytes=cfg.max_file_bytes, batch_bytes=cfg.read_batch_bytes
+    selection = SourceSelection(previous_sources(layout))
+    batches = selection.filter(
+        chain(
+            io.read_raw_batches(
+                root, files, max_bytes=cfg.max_file_bytes, batch_bytes=cfg.read_batch_bytes
+            )
+            if root is not None
+            else [],
+            fetched_pages(layout) if pages else [],
+        )
+    )
+    failed_fetches = (
+        fetch_quarantined(
+            io.read_table(layout.raw).cast(FETCHED), run_id=cfg.run_id, at=cfg.ingested_at
+        )
+        if pages
+        else QUARANTINED.empty_table()
+    )
+    io.write_partition(
+        layout.data_dir, layout.staged_quarantine("fetch"), [failed_fetches], QUARANTINED
     )
     result = run_stage(
         stage=STAGE,
@@ -422,7 +478,14 @@ def ingest_task(inbox: str, layout: io.Layout, cfg: IngestConfig) -> StageResult
         workers=0,
         progress=logger.info,
     )
-    result.extra["files"] = len(files)
+    io.write_partition(layout.data_dir, layout.staged("sources"), [selection.seen()], SOURCES_STATE)
+    result.extra.update(
+        files=len(files),
+        pages=selection.pages,
+        unchanged_sources=selection.unchanged,
+        failed_fetches=failed_fetches.num_rows,
+    )
+    logger.info("ingest: %d sources unchanged since the last night skipped", selection.unchanged)
     # Containers (JSONL, WARC) hold several documents: the night's input is what came out.
     result.rows_in = result.kept + result.quarantined
     return result

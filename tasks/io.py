@@ -11,9 +11,12 @@ that point outside the inbox are reported instead of followed.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -79,6 +82,8 @@ def read_raw_batches(
         cols["size_bytes"].append(size)
         cols["content"].append(content)
         cols["read_error"].append(error)
+        for name in ("url", "fetched_at", "media_type"):  # said only by fetched pages
+            cols[name].append(None)
         held += len(content or b"")
         if held >= batch_bytes:
             yield pa.Table.from_pydict(cols, schema=RAW)
@@ -112,7 +117,12 @@ class WriteResult:
 
 
 def write_partition(
-    data_dir: Path, final_dir: Path, tables: Iterable[pa.Table], schema: pa.Schema
+    data_dir: Path,
+    final_dir: Path,
+    tables: Iterable[pa.Table],
+    schema: pa.Schema,
+    *,
+    compression: str = "snappy",
 ) -> WriteResult:
     """Write `tables` as Parquet parts aside, then swap them in at `final_dir` in one rename.
 
@@ -132,12 +142,18 @@ def write_partition(
             if table.schema != schema:
                 table = table.select(schema.names).cast(schema)
             if writer is None:
-                writer = pq.ParquetWriter(staging / PART_NAME.format(index=files), schema)
+                writer = pq.ParquetWriter(
+                    staging / PART_NAME.format(index=files), schema, compression=compression
+                )
                 files += 1
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
             rows += table.num_rows
         if writer is None:
-            pq.write_table(schema.empty_table(), staging / PART_NAME.format(index=0))
+            pq.write_table(
+                schema.empty_table(),
+                staging / PART_NAME.format(index=0),
+                compression=compression,
+            )
             files = 1
         else:
             writer.close()
@@ -211,6 +227,132 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def partitions_before(root: Path, run_date: str) -> list[tuple[str, Path]]:
+    """(night, folder) of every `run_date=...` partition under `root` strictly before `run_date`,
+    oldest first. Reading only earlier nights is what makes a night re-runnable: its own writes
+    never change what it reads."""
+    if not root.is_dir():
+        return []
+    found = []
+    for child in root.iterdir():
+        key, _, night = child.name.partition("=")
+        if key == "run_date" and child.is_dir() and night < run_date:
+            found.append((night, child))
+    return sorted(found)
+
+
+def read_history(root: Path, run_date: str, schema: pa.Schema) -> pa.Table:
+    """Every partition before `run_date` as one table, plus a string column `run_date`."""
+    parts = []
+    for night, folder in partitions_before(root, run_date):
+        table = ds.dataset(folder, format="parquet").to_table().select(schema.names).cast(schema)
+        parts.append(
+            table.append_column("run_date", pa.array([night] * table.num_rows, pa.string()))
+        )
+    if not parts:
+        empty = schema.empty_table()
+        return empty.append_column("run_date", pa.array([], pa.string()))
+    return pa.concat_tables(parts)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint_files(paths: Iterable[Path], root: Path) -> list[list[Any]]:
+    """[relative path, size, sha256] of every file in `paths` (folders walked), sorted; what a
+    stage's output was, to tell later whether it is still there unchanged."""
+    out: list[list[Any]] = []
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if file.exists():
+                out.append(
+                    [file.relative_to(root).as_posix(), file.stat().st_size, file_sha256(file)]
+                )
+    return sorted(out)
+
+
+def stat_tree(root: Path) -> list[list[Any]]:
+    """[relative path, size, mtime_ns] of every file under `root`, sorted (cheap: no reads)."""
+    out: list[list[Any]] = []
+    for rel in list_inbox(root):
+        try:
+            st = (root / rel).stat()
+            out.append([rel, st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([rel, None, None])
+    return out
+
+
+def clear_scratch(data_dir: Path) -> int:
+    """Remove what killed runs left in `.tmp` (call only while holding the data-dir lock)."""
+    scratch = data_dir / ".tmp"
+    if not scratch.is_dir():
+        return 0
+    leftovers = list(scratch.iterdir())
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(leftovers)
+
+
+# --------------------------------------------------------------------------- lock
+
+
+class DataDirBusy(RuntimeError):
+    """Another run holds the data dir; the message says which and what to do."""
+
+
+class DataDirLock:
+    """An exclusive lock on one data dir for the length of a run.
+
+    flock, not a marker file: the kernel drops the lock when its process dies, so a run killed
+    with SIGKILL never leaves a stale lock behind. The holder writes who it is into the lock file
+    so that the run it blocks can say so. (flock is advisory and local: NFS does not honour it.)
+    """
+
+    def __init__(self, data_dir: Path, *, holder: str, wait_seconds: float = 0.0) -> None:
+        self.path = data_dir / ".lock"
+        self.holder = holder
+        self.wait_seconds = wait_seconds
+        self._fd: int | None = None
+
+    def __enter__(self) -> DataDirLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    other = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+                    os.close(fd)
+                    waited = f" after waiting {self.wait_seconds:g} s" if self.wait_seconds else ""
+                    raise DataDirBusy(
+                        f"data dir {self.path.parent} is in use by another wiredesk run "
+                        f"({other or 'holder unknown'}){waited}; let it finish, or wait for it "
+                        "with --lock-wait SECONDS"
+                    ) from None
+                time.sleep(0.5)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, self.holder.encode("utf-8"), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
 # --------------------------------------------------------------------------- JSON
 
 
@@ -259,3 +401,20 @@ class Layout:
 
     def run_record(self, run_id: str) -> Path:
         return self.data_dir / "runs" / f"{run_id}.json"
+
+    @property
+    def raw(self) -> Path:
+        """The night's fetch: every HTTP exchange, with the bytes of what changed."""
+        return self.data_dir / "raw" / f"run_date={self.run_date}"
+
+    def state_history(self, name: str) -> Path:
+        """Root of a state dataset with one partition per night (`state/<name>/run_date=D`)."""
+        return self.state / name
+
+    def state_partition(self, name: str) -> Path:
+        return partition_dir(self.state, name, self.run_date)
+
+    @property
+    def night_record(self) -> Path:
+        """What is known about this night's progress: identity, fingerprint, finished stages."""
+        return self.state / "nights" / f"{self.run_date}.json"

@@ -1,10 +1,13 @@
 """Publish: DEDUPED rows -> the curated `articles` and `duplicates` tables.
 
 Input: DEDUPED rows of a night. Output: ARTICLES (one canonical row per cluster) and DUPLICATES
-(every other copy, with `cluster_id`, `duplicate_of`, `similarity`, `method`). Every DEDUPED row
-lands in exactly one of the two. Quarantines nothing: rows reaching this stage have passed every
-gate. The task wrapper writes both tables, and the night's quarantine table, as Hive partitions
-(`run_date=YYYY-MM-DD`), each swapped into place whole.
+(every other copy, with `cluster_id`, `duplicate_of`, `similarity`, `method`), each row with its
+`revision` (tasks/reingest.py). Every DEDUPED row lands in exactly one of the two, except a
+document whose bytes an earlier night already published, which is counted as `unchanged`.
+Quarantines nothing: rows reaching this stage have passed every gate. The task wrapper writes
+both tables, and the night's quarantine table, as Hive partitions (`run_date=YYYY-MM-DD`), each
+swapped into place whole, then records the night in `state/` (the sources it saw, the documents
+it published) for the nights after it.
 """
 
 from __future__ import annotations
@@ -15,11 +18,21 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
-from tasks.schema import ARTICLES, DUPLICATES, QUARANTINED, conform
+from tasks.reingest import fetched_state, previous_revisions, revise, revision_rows
+from tasks.schema import (
+    ARTICLES,
+    DUPLICATES,
+    FETCHED,
+    QUARANTINED,
+    REVISIONS_STATE,
+    SOURCES_STATE,
+    conform,
+)
 
 
 def split_curated(deduped: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """(articles, duplicates) of a DEDUPED table, sorted by cluster then doc id."""
+    """(articles, duplicates) of a DEDUPED table with revisions (`reingest.revise`), sorted by
+    cluster then doc id."""
     canonical = deduped.column("is_canonical")
     articles = conform(deduped.filter(canonical), ARTICLES)
     duplicates = conform(deduped.filter(pc.invert(canonical)), DUPLICATES)
@@ -43,7 +56,8 @@ def gather_quarantine(parts: list[pa.Table]) -> pa.Table:
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_task(layout: io.Layout, stages: list[str]) -> dict[str, int]:
     logger = get_run_logger()
-    articles, duplicates = split_curated(io.read_table(layout.staged("deduped")))
+    revised = revise(io.read_table(layout.staged("deduped")), previous_revisions(layout))
+    articles, duplicates = split_curated(revised.kept)
     quarantine = gather_quarantine(
         [
             io.read_table(layout.staged_quarantine(stage))
@@ -54,15 +68,28 @@ def publish_task(layout: io.Layout, stages: list[str]) -> dict[str, int]:
     io.write_partition(layout.data_dir, layout.curated("articles"), [articles], ARTICLES)
     io.write_partition(layout.data_dir, layout.curated("duplicates"), [duplicates], DUPLICATES)
     io.write_partition(layout.data_dir, layout.quarantine, [quarantine], QUARANTINED)
+    # State last: a night killed before this line is published again, identically, on rerun.
+    seen = [io.read_table(layout.staged("sources")).cast(SOURCES_STATE)]
+    if layout.raw.exists():
+        seen.append(fetched_state(io.read_table(layout.raw).cast(FETCHED)))
+    io.write_partition(layout.data_dir, layout.state_partition("sources"), seen, SOURCES_STATE)
+    io.write_partition(
+        layout.data_dir,
+        layout.state_partition("revisions"),
+        [revision_rows([articles, duplicates])],
+        REVISIONS_STATE,
+    )
     logger.info(
-        "publish: %d articles, %d duplicates, %d quarantined -> %s",
+        "publish: %d articles, %d duplicates, %d quarantined, %d unchanged -> %s",
         articles.num_rows,
         duplicates.num_rows,
         quarantine.num_rows,
+        len(revised.unchanged),
         layout.data_dir,
     )
     return {
         "articles": articles.num_rows,
         "duplicates": duplicates.num_rows,
         "quarantined": quarantine.num_rows,
+        "unchanged": len(revised.unchanged),
     }

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -55,6 +57,19 @@ def batch_rows_for(total: int, workers: int, ceiling: int) -> int:
     return max(1, min(ceiling, math.ceil(total / max(1, workers))))
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In each worker: exit when the run that started it is gone. A run killed with SIGKILL
+    cannot stop its pool, and idle workers would otherwise wait on their pipe forever, holding
+    memory and the killed run's stdout open."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _ordered_results(
     fn: BatchFn, cfg: Any, batches: Iterable[pa.Table], workers: int
 ) -> Iterator[tuple[pa.Table, Split]]:
@@ -66,7 +81,12 @@ def _ordered_results(
     # forked mid-flight; spawned workers import only the stage module they need.
     context = multiprocessing.get_context("spawn")
     window = workers * 2
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         pending: list[tuple[pa.Table, Future[Split]]] = []
         for batch in batches:
             pending.append((batch, pool.submit(fn, batch, cfg)))

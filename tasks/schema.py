@@ -36,13 +36,18 @@ def _fields(*groups: list[pa.Field]) -> list[pa.Field]:
     return out
 
 
-# One file (or unreadable entry) found under the inbox, with its bytes as read.
+# One file (or unreadable entry) found under the inbox, with its bytes as read; or one page
+# fetched over HTTP, whose `source_path` is its URL and which also says `url`, `fetched_at` and
+# the response's `media_type` (all three null for inbox files).
 RAW = pa.schema(
     [
         pa.field("source_path", pa.string(), nullable=False),
         pa.field("size_bytes", pa.int64(), nullable=False),
         pa.field("content", pa.large_binary()),
         pa.field("read_error", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("fetched_at", TS),
+        pa.field("media_type", pa.string()),
     ]
 )
 
@@ -131,11 +136,20 @@ _CURATED_COMMON = [
     pa.field("ingested_at", TS, nullable=False),
 ]
 
-ARTICLES = pa.schema(_CURATED_COMMON)
+# Re-ingest (tasks/reingest.py): the same source (URL, or inbox path and record) seen with other
+# bytes on a later night is a new revision of one document, not a copy of it. `revision` counts
+# from 1; `revises` is the doc_id of the revision it replaces (published on an earlier night).
+_REVISION_FIELDS = [
+    pa.field("revision", pa.int32(), nullable=False),
+    pa.field("revises", pa.string()),
+]
+
+ARTICLES = pa.schema(_fields(_CURATED_COMMON, _REVISION_FIELDS))
 
 DUPLICATES = pa.schema(
     _fields(
         _CURATED_COMMON,
+        _REVISION_FIELDS,
         [
             pa.field("duplicate_of", pa.string(), nullable=False),
             pa.field("similarity", pa.float64(), nullable=False),
@@ -167,6 +181,62 @@ VOCABULARY = pa.schema(
     [
         pa.field("word", pa.string(), nullable=False),
         pa.field("docs", pa.int32(), nullable=False),
+    ]
+)
+
+# --------------------------------------------------------------------------- sources and state
+# Written by tasks/fetch.py and tasks/reingest.py; none of these is a curated table.
+
+# One HTTP exchange of a night's fetch (`raw/run_date=D`, zstd-compressed Parquet): what was asked,
+# what came back, and the bytes of every new or changed page and of every feed and sitemap, so a
+# night can be processed again without the network.
+FETCHED = pa.schema(
+    [
+        pa.field("url", pa.string(), nullable=False),
+        # The feed or sitemap that listed this URL; null for a source given directly.
+        pa.field("listed_by", pa.string()),
+        pa.field("kind", pa.string(), nullable=False),  # page, feed, sitemap, sitemap-index
+        pa.field("status", pa.int32()),  # of the final response; null when none came back
+        # new, changed, unchanged (200, same bytes), not_modified (304), failed
+        pa.field("outcome", pa.string(), nullable=False),
+        pa.field("reason", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
+        pa.field("media_type", pa.string()),
+        pa.field("raw_sha256", pa.string()),
+        pa.field("size_bytes", pa.int64()),
+        pa.field("attempts", pa.int32(), nullable=False),
+        pa.field("fetched_at", TS, nullable=False),
+        # Feeds and sitemaps: the URLs they listed (on a 304, the list the last 200 gave).
+        pa.field("listed", pa.list_(pa.string())),
+        pa.field("content", pa.large_binary()),
+    ]
+)
+
+# What a night learned about each source (`state/sources/run_date=D`): an inbox file (`kind`
+# inbox, `source` its inbox path) or a URL, with the sha256 of its bytes, the HTTP validators for
+# the next conditional request, and for feeds and sitemaps the page URLs they listed.
+SOURCES_STATE = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("raw_sha256", pa.string(), nullable=False),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
+        pa.field("listed", pa.list_(pa.string())),
+    ]
+)
+
+# Every document a night published (`state/revisions/run_date=D`), so that later nights number
+# revisions and skip documents whose bytes they have already published.
+REVISIONS_STATE = pa.schema(
+    [
+        pa.field("source_path", pa.string(), nullable=False),
+        pa.field("record_index", pa.int32(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("raw_sha256", pa.string(), nullable=False),
+        pa.field("revision", pa.int32(), nullable=False),
     ]
 )
 

@@ -40,3 +40,22 @@ def prefect_api() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `prefect server start` (SQLite) on a free 127.0.0.1 port for the session; yields
+    its API URL. Tests that use it stop what they start before it stops."""
+    from tests.prefect_server import running_server
+
+    with running_server(tmp_path_factory.mktemp("prefect-server")) as api_url:
+        yield api_url
+
+
+@pytest.fixture
+def on_prefect_server(prefect_server: str) -> Iterator[str]:
+    """Flows called in this process report to the real test server."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: prefect_server}):
+        yield prefect_server

@@ -35,3 +35,40 @@ def test_bad_run_date_is_a_clear_error():
 
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         RunConfig.build(inbox="i", data_dir="d", run_date="14/03/2026")
+
+
+def test_the_deployment_is_defined_with_its_schedule_and_parameters(tmp_path):
+    from flows.deployments import (
+        DEFAULT_CRON,
+        FULL_NAME,
+        deployment_parameters,
+        nightly_deployment,
+    )
+
+    params = deployment_parameters(
+        inbox="in", data_dir=str(tmp_path), sources=["https://news.example/feed.xml"]
+    )
+    deployment = nightly_deployment(parameters=params)
+    assert FULL_NAME == "nightly-ingest/nightly" and deployment.name == "nightly"
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == DEFAULT_CRON == "0 2 * * *"
+    assert schedule.schedule.timezone == "UTC"
+    assert deployment.parameters["data_dir"] == str(tmp_path)
+    assert deployment.parameters["inbox"].endswith("/in") and "run_date" not in params
+    props = deployment._parameter_openapi_schema.properties
+    assert {"inbox", "sources", "data_dir", "run_date"} <= set(props)
+
+
+def test_run_and_serve_take_sources_and_the_lock_wait(tmp_path):
+    urls = tmp_path / "sources.txt"
+    urls.write_text("https://a.example/feed.xml  # the feed\n\n# nothing\nhttps://b.example/x\n")
+    argv = ["run", "--no-inbox", "--sources", "https://c.example/", "--sources-file", str(urls)]
+    args = cli.build_parser().parse_args([*argv, "--lock-wait", "30"])
+    assert args.inbox is None and args.lock_wait == 30.0
+    assert cli._sources(args) == [
+        "https://c.example/",
+        "https://a.example/feed.xml",
+        "https://b.example/x",
+    ]
+    serve = cli.build_parser().parse_args(["serve", "--cron", "30 3 * * *"])
+    assert (serve.cron, serve.timezone, serve.inbox) == ("30 3 * * *", "UTC", "data/inbox")

@@ -127,3 +127,48 @@ def test_site_of_only_for_web_urls():
     assert site_of("file:///etc/passwd") is None
     assert site_of("javascript:alert(1)") is None
     assert site_of(None) is None
+
+
+def test_a_fetched_page_is_a_document_typed_by_its_response():
+    import pyarrow as pa
+
+    from tasks.schema import RAW
+
+    fetched_at = STARTED
+    rows = [
+        {
+            "source_path": "https://velmora.test/story",
+            "size_bytes": 40,
+            "content": b"<html><body><p>Harbour news</p></body></html>",
+            "url": "https://velmora.test/story",
+            "fetched_at": fetched_at,
+            "media_type": "text/html; charset=ISO-8859-1",
+        },
+        {
+            "source_path": "https://velmora.test/notes",
+            "size_bytes": 11,
+            "content": b"Plain notes",
+            "url": "https://velmora.test/notes",
+            "fetched_at": fetched_at,
+            "media_type": "text/plain",
+        },
+        {
+            "source_path": "https://velmora.test/report.pdf",
+            "size_bytes": 8,
+            "content": b"%PDF-1.7",
+            "url": "https://velmora.test/report.pdf",
+            "fetched_at": fetched_at,
+            "media_type": "application/pdf",
+        },
+    ]
+    split = ingest_batch(pa.Table.from_pylist(rows, schema=RAW), CFG)
+    kept = {r["url"]: r for r in split.kept.to_pylist()}
+    story = kept["https://velmora.test/story"]
+    assert (story["content_type"], story["declared_charset"]) == ("html", "iso-8859-1")
+    assert story["site"] == "velmora.test" and story["fetched_at"] == fetched_at
+    assert story["source_path"] == story["url"]
+    assert kept["https://velmora.test/notes"]["content_type"] == "text"
+    bad = split.quarantined.to_pylist()
+    assert [(b["url"], b["reason"]) for b in bad] == [
+        ("https://velmora.test/report.pdf", "unsupported_type")
+    ]

@@ -1,10 +1,15 @@
 import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from tasks import io
+from tasks.io import DataDirBusy, DataDirLock, partitions_before, read_history, write_partition
 from tasks.schema import QUARANTINED
 
 
@@ -74,3 +79,56 @@ def test_failed_write_leaves_the_old_partition_untouched(tmp_path):
     with pytest.raises(RuntimeError):
         io.write_partition(tmp_path, final, exploding(), QUARANTINED)
     assert {p.name: p.read_bytes() for p in final.iterdir()} == before
+
+
+def test_a_second_run_on_the_data_dir_fails_with_a_clear_message(tmp_path):
+    with (
+        DataDirLock(tmp_path, holder="pid 1, run first"),
+        pytest.raises(DataDirBusy, match=r"in use by another wiredesk run \(pid 1, run first\)"),
+        DataDirLock(tmp_path, holder="second"),
+    ):
+        pass
+    with DataDirLock(tmp_path, holder="third"):  # released on exit
+        pass
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from tasks.io import DataDirLock\n"
+            f"with DataDirLock(Path({str(tmp_path)!r}), holder='doomed'):\n"
+            "    print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(Path(__file__).parent.parent),
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(DataDirBusy, match="doomed"), DataDirLock(tmp_path, holder="me"):
+            pass
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=60)
+        with DataDirLock(tmp_path, holder="me", wait_seconds=30):
+            pass
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait(timeout=60)
+
+
+def test_history_reads_only_earlier_nights(tmp_path):
+    schema = pa.schema([pa.field("k", pa.string())])
+    for night in ("2026-03-12", "2026-03-13", "2026-03-14"):
+        write_partition(
+            tmp_path, tmp_path / "h" / f"run_date={night}", [pa.table({"k": [night]})], schema
+        )
+    assert [n for n, _ in partitions_before(tmp_path / "h", "2026-03-14")] == [
+        "2026-03-12",
+        "2026-03-13",
+    ]
+    table = read_history(tmp_path / "h", "2026-03-14", schema)
+    assert table.column("run_date").to_pylist() == ["2026-03-12", "2026-03-13"]
+    assert read_history(tmp_path / "nothing", "2026-03-14", schema).num_rows == 0

@@ -1,0 +1,261 @@
+"""Fetching pages, feeds and sitemaps from a loopback site: conditional requests, retries,
+limits and the reasons failures get. No Prefect here."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from tasks.fetch import (
+    FetchConfig,
+    Fetcher,
+    detect_kind,
+    fetch_sources,
+    parse_sitemap,
+    quarantined,
+    url_problem,
+)
+from tasks.reingest import fetched_state, latest_sources
+from tasks.schema import FETCHED, QUARANTINED
+from tests.conftest import RUN_ID, STARTED
+from tests.webserver import Site, page, rss, serve_site, sitemap
+
+FAST = FetchConfig(host_delay_seconds=0.0, backoff_seconds=0.01, retries=2, read_timeout=5.0)
+
+
+class Clock:
+    """A fake monotonic clock: sleeping advances it, so waits are counted, not slept."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
+def _rows(table: pa.Table) -> dict[str, dict]:
+    return {r["url"]: r for r in table.to_pylist()}
+
+
+def _night(site: Site, sources: list[str], previous=None, cfg: FetchConfig = FAST) -> pa.Table:
+    with Fetcher(cfg) as fetcher:
+        table = fetch_sources(sources, previous or {}, cfg, fetcher)
+    assert table.schema == FETCHED
+    return table
+
+
+def _site_with_feed_and_sitemap(site: Site) -> None:
+    site.put("/a.html", page("Barrier", ["The Velmora barrier closed at dawn."]))
+    site.put("/b.html", page("Library", ["The Velmora library reopened."]))
+    site.put("/c.html", page("Ferry", ["The island ferry ran late."]))
+    site.put(
+        "/feed.xml", rss(site.base, ["/a.html", "/b.html"]), content_type="application/rss+xml"
+    )
+    site.put("/sitemap.xml", sitemap(site.base, ["/b.html", "/c.html"]), content_type="text/xml")
+
+
+def test_url_problems_are_named():
+    assert url_problem("https://example.org/a") is None
+    assert url_problem("file:///etc/passwd")[0] == "not_http"
+    assert url_problem("javascript:alert(1)")[0] == "not_http"
+    assert url_problem("ftp://host/x")[0] == "not_http"
+    assert url_problem("http:///nohost")[0] == "bad_url"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "kind"),
+    [
+        ("application/rss+xml", b"<rss/>", "feed"),
+        ("text/xml", b'<?xml version="1.0"?><!-- hi --><feed xmlns="a"/>', "feed"),
+        ("application/xml", b"<?xml version='1.0'?><urlset/>", "sitemap"),
+        (None, b"<sitemapindex/>", "sitemap"),
+        ("text/html", b"<html><body>a</body></html>", "page"),
+        ("text/html", b"<?xml version='1.0'?><rss/>", "feed"),
+        ("text/plain", b"Plain words about <rss> feeds", "page"),
+    ],
+)
+def test_kind_is_recognised(content_type, body, kind):
+    assert detect_kind(content_type, body) == kind
+
+
+def test_sitemap_parser_expands_no_entities_and_reads_no_files():
+    evil = (
+        b'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>http://h/&x;</loc></url><url><loc>/rel.html</loc></url></urlset>"
+    )
+    kind, locs = parse_sitemap(evil, "http://h/sitemap.xml", 1 << 20)
+    assert kind == "urlset"
+    assert all("root:" not in loc for loc in locs)
+    assert "http://h/rel.html" in locs
+    with pytest.raises(ValueError, match="not a sitemap"):
+        parse_sitemap(b"<html/>", "http://h/", 1 << 20)
+
+
+def test_first_night_fetches_feed_sitemap_and_each_listed_page_once():
+    with serve_site() as site:
+        _site_with_feed_and_sitemap(site)
+        table = _night(site, [site.url("/feed.xml"), site.url("/sitemap.xml")])
+    rows = _rows(table)
+    assert rows[site.url("/feed.xml")]["kind"] == "feed"
+    assert rows[site.url("/sitemap.xml")]["kind"] == "sitemap"
+    assert rows[site.url("/feed.xml")]["listed"] == [site.url("/a.html"), site.url("/b.html")]
+    pages = {u: r for u, r in rows.items() if r["kind"] == "page"}
+    assert sorted(pages) == [site.url(p) for p in ("/a.html", "/b.html", "/c.html")]
+    assert {r["outcome"] for r in pages.values()} == {"new"}
+    assert all(r["content"] and r["raw_sha256"] and r["etag"] for r in pages.values())
+    assert len(site.hits("/b.html")) == 1  # listed twice, fetched once
+    assert pages[site.url("/b.html")]["listed_by"] == site.url("/feed.xml")
+
+
+def test_second_night_asks_conditionally_and_sees_only_what_changed():
+    with serve_site() as site:
+        _site_with_feed_and_sitemap(site)
+        sources = [site.url("/feed.xml"), site.url("/sitemap.xml")]
+        night1 = _night(site, sources)
+        previous = latest_sources(fetched_state(night1))
+        site.put("/b.html", page("Library", ["The Velmora library reopened on Monday."]))
+        site.put("/d.html", page("Harbour", ["A new harbour master was named."]))
+        site.put(
+            "/feed.xml",
+            rss(site.base, ["/a.html", "/b.html", "/d.html"]),
+            content_type="application/rss+xml",
+        )
+        site.clear_log()
+        night2 = _night(site, sources, previous)
+        log = list(site.log)
+    rows = _rows(night2)
+    outcome = {u.removeprefix(site.base): r["outcome"] for u, r in rows.items()}
+    assert outcome == {
+        "/feed.xml": "changed",
+        "/sitemap.xml": "not_modified",
+        "/a.html": "not_modified",
+        "/b.html": "changed",
+        "/c.html": "not_modified",
+        "/d.html": "new",
+    }
+    # Every URL known from night 1 was asked conditionally; only the new one was not.
+    assert {h.path for h in log if not h.conditional} == {"/d.html"}
+    assert {h.path: h.status for h in log if h.conditional} == {
+        "/feed.xml": 200,
+        "/sitemap.xml": 304,
+        "/a.html": 304,
+        "/b.html": 200,
+        "/c.html": 304,
+    }
+    # Unchanged pages carry no bytes; the 304 sitemap still lists its pages.
+    assert rows[site.url("/a.html")]["content"] is None
+    assert rows[site.url("/sitemap.xml")]["listed"] == [site.url("/b.html"), site.url("/c.html")]
+
+
+def test_a_200_with_the_same_bytes_is_unchanged():
+    with serve_site() as site:
+        site.put("/a.html", page("A", ["Same words."]), etag=False, last_modified=False)
+        night1 = _night(site, [site.url("/a.html")])
+        night2 = _night(site, [site.url("/a.html")], latest_sources(fetched_state(night1)))
+    row = night2.to_pylist()[0]
+    assert (row["status"], row["outcome"], row["content"]) == (200, "unchanged", None)
+
+
+def test_transient_failures_are_retried_with_backoff():
+    clock = Clock()
+    cfg = FetchConfig(host_delay_seconds=0.0, backoff_seconds=1.0, retries=3)
+    with serve_site() as site:
+        site.put("/flaky.html", page("Flaky", ["Up at last."]), failures=[503, 503])
+        site.put("/down.html", page("Down", ["Never."]), failures=[500] * 10)
+        with Fetcher(cfg, sleep=clock.sleep, clock=clock) as fetcher:
+            table = fetch_sources(
+                [site.url("/flaky.html"), site.url("/down.html")], {}, cfg, fetcher
+            )
+    rows = _rows(table)
+    flaky, down = rows[site.url("/flaky.html")], rows[site.url("/down.html")]
+    assert (flaky["outcome"], flaky["attempts"]) == ("new", 3)
+    assert (down["outcome"], down["reason"], down["attempts"]) == ("failed", "http_error", 4)
+    assert clock.sleeps == [1.0, 2.0, 1.0, 2.0, 4.0]  # 1, 2 s; then 1, 2, 4 s
+
+
+def test_requests_to_one_host_are_spaced():
+    clock = Clock()
+    cfg = FetchConfig(host_delay_seconds=1.5, retries=0)
+    with serve_site() as site:
+        for name in ("a", "b", "c"):
+            site.put(f"/{name}.html", page(name, ["Words."]))
+        with Fetcher(cfg, sleep=clock.sleep, clock=clock) as fetcher:
+            fetch_sources([site.url(f"/{n}.html") for n in "abc"], {}, cfg, fetcher)
+    assert clock.sleeps == [1.5, 1.5]
+
+
+def test_failures_become_quarantine_rows_with_reasons():
+    cfg = FetchConfig(
+        host_delay_seconds=0.0, backoff_seconds=0.01, retries=0, max_bytes=2000, read_timeout=3.0
+    )
+    with serve_site() as site:
+        site.put("/big.html", "<p>" + "x" * 5000 + "</p>")
+        site.put("/img.png", b"\x89PNG....", content_type="image/png")
+        site.put("/empty.html", b"   ")
+        site.put("/hop.html", b"", redirect="/a.html")
+        site.put("/a.html", page("A", ["Arrived."]))
+        site.put("/away.html", b"", redirect="http://localhost:9/elsewhere")
+        # Far past the read timeout, so that a loaded machine cannot blur the two.
+        site.put("/slow.html", page("Slow", ["Late."]), delay=15.0)
+        site.put("/bad-sitemap.xml", "<urlset><url><loc>", content_type="application/xml")
+        site.put(
+            "/feed.xml",
+            rss(site.base, ["/a.html"])
+            .replace("</channel>", "<item><link>file:///etc/passwd</link></item></channel>")
+            .replace("</channel>", "<item><link>http://localhost:1/x</link></item></channel>"),
+            content_type="application/rss+xml",
+        )
+        paths = [
+            "/big.html",
+            "/img.png",
+            "/empty.html",
+            "/hop.html",
+            "/away.html",
+            "/slow.html",
+            "/missing.html",
+            "/bad-sitemap.xml",
+            "/feed.xml",
+        ]
+        table = _night(site, [site.url(p) for p in paths] + ["ftp://h/x"], cfg=cfg)
+    # feedparser tidies the file: URL it resolves; what matters is that it is never fetched.
+    reasons = {
+        ("file:" if r["url"].startswith("file:") else r["url"].removeprefix(site.base)): r["reason"]
+        for r in table.to_pylist()
+    }
+    assert reasons == {
+        "/big.html": "too_large",
+        "/img.png": "unsupported_media_type",
+        "/empty.html": "empty_body",
+        "/hop.html": None,  # same-host redirect, followed
+        "/away.html": "redirect_off_host",
+        "/slow.html": "timeout",
+        "/missing.html": "http_error",
+        "/bad-sitemap.xml": "bad_listing",
+        "/feed.xml": None,
+        "/a.html": None,
+        "file:": "not_http",
+        "http://localhost:1/x": "off_host",
+        "ftp://h/x": "not_http",
+    }
+    bad = quarantined(table, run_id=RUN_ID, at=STARTED)
+    assert bad.schema == QUARANTINED
+    assert bad.num_rows == 10 and set(bad.column("stage").to_pylist()) == {"fetch"}
+    assert sorted(r for r in reasons.values() if r) == sorted(bad.column("reason").to_pylist())
+
+
+def test_feed_listings_are_capped():
+    cfg = FetchConfig(host_delay_seconds=0.0, max_listed=2)
+    with serve_site() as site:
+        for n in "abc":
+            site.put(f"/{n}.html", page(n, ["Words."]))
+        site.put("/feed.xml", rss(site.base, ["/a.html", "/b.html", "/c.html"]))
+        table = _night(site, [site.url("/feed.xml")], cfg=cfg)
+    rows = table.to_pylist()
+    assert [r["reason"] for r in rows if r["outcome"] == "failed"] == ["too_many_links"]
+    assert len([r for r in rows if r["kind"] == "page"]) == 2
