@@ -34,6 +34,38 @@ def _prefect_defaults() -> None:
     )
 
 
+# Attempts at starting Prefect's ephemeral API. Its start-up probe gives up on the first read
+# timeout of a health request (httpx's 5 s default), whatever the startup timeout says, and a
+# loaded machine answers that late now and then; a fresh attempt on a new port then succeeds.
+EPHEMERAL_START_ATTEMPTS = 3
+
+
+def _ensure_prefect_api() -> None:
+    """Start the ephemeral API up front (with retries) unless PREFECT_API_URL names a server."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
+    import httpx
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for attempt in range(1, EPHEMERAL_START_ATTEMPTS + 1):
+        # The flow's client asks SubprocessASGIServer() for the same (port-less) instance and
+        # finds it running.
+        server = SubprocessASGIServer()
+        try:
+            server.start()
+            return
+        except (httpx.HTTPError, RuntimeError) as exc:
+            server.stop()
+            if attempt == EPHEMERAL_START_ATTEMPTS:
+                raise
+            print(
+                f"wiredesk: Prefect's temporary API did not come up ({exc!s:.80}); retrying",
+                file=sys.stderr,
+            )
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -148,6 +180,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from tasks.io import DataDirBusy
     from tasks.validate import QualityGateError
 
+    _ensure_prefect_api()
     try:
         record = nightly_ingest(
             inbox=args.inbox,

@@ -50,11 +50,19 @@ class StageResult:
         return asdict(self)
 
 
+# A worker process costs seconds to start (imports, the spellers of the repair stage), so a
+# batch smaller than this is not worth a process of its own: a night of a dozen documents runs in
+# one worker, a night of thousands in all of them.
+MIN_BATCH_ROWS = 64
+
+
 def batch_rows_for(total: int, workers: int, ceiling: int) -> int:
-    """Rows per batch: at most `ceiling`, small enough that every worker gets some work."""
+    """Rows per batch: at most `ceiling`, small enough that every worker gets some work, and
+    not below MIN_BATCH_ROWS (nor above the night's size)."""
     if total <= 0:
         return ceiling
-    return max(1, min(ceiling, math.ceil(total / max(1, workers))))
+    spread = math.ceil(total / max(1, workers))
+    return max(1, min(ceiling, max(spread, min(MIN_BATCH_ROWS, total))))
 
 
 def _exit_with_parent(parent: int) -> None:
