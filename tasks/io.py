@@ -196,6 +196,22 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+# --------------------------------------------------------------------------- state
+
+
+def state_snapshots(state_dir: Path, name: str) -> list[tuple[str, Path]]:
+    """`(night, path)` of every snapshot `state/<name>/run_date=<night>`, oldest first."""
+    root = state_dir / name
+    if not root.is_dir():
+        return []
+    found = [
+        (entry.name.removeprefix("run_date="), entry)
+        for entry in root.iterdir()
+        if entry.is_dir() and entry.name.startswith("run_date=")
+    ]
+    return sorted(found)
+
+
 # --------------------------------------------------------------------------- JSON
 
 

@@ -34,7 +34,7 @@ def test_html_page_gives_article_text_title_and_date():
         assert paragraph in row["text"]
     for junk in ("Home", "Share this", "Leave a Reply", "All rights reserved", "email address"):
         assert junk not in row["text"]
-    assert row["published_at"] == datetime(2026, 3, 10, tzinfo=UTC)
+    assert row["published_at"] == datetime(2026, 3, 10, 8, 0, tzinfo=UTC)
     assert row["lang"] == "en"
     assert row["text_length"] == len(row["text"])
 
