@@ -100,8 +100,8 @@ def main() -> int:
 
     import trafilatura
 
-    # trafilatura logs a warning for every page it gives up on; the table counts those.
-    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    # trafilatura logs every page it gives up on; the table counts those.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     cfg = extract_config()
     ingest_cfg = _ingest_config()
 

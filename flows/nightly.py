@@ -26,6 +26,7 @@ from tasks.ingest import ingest_task
 from tasks.publish import publish_task
 from tasks.repair import repair_task
 from tasks.runner import StageResult
+from tasks.sitelines import learn_site_lines_task
 from tasks.validate import ValidationReport, gate, validate_task
 
 STAGES = ("ingest", "extract", "repair", "dedup")
@@ -125,6 +126,7 @@ def nightly_ingest(
         published = publish_task(layout, list(STAGES))
         record["published"] = published
         record["invariant"] = check_invariant(results["ingest"].rows_in, published)
+        record["site_lines"] = learn_site_lines_task(layout).to_dict()
         record["status"] = "completed"
     except BaseException as exc:
         record["status"] = "failed"

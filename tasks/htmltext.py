@@ -90,6 +90,20 @@ def visible_text(tree: HtmlElement, limit: int | None = None) -> str:
     return _WS.sub(" ", " ".join(parts).translate(_MARKERS)).strip()
 
 
+def shown_text(tree: HtmlElement) -> str:
+    """The page's visible text, whitespace-collapsed, fast; removes scripts and styles in place.
+
+    For the end of a page's processing, when the tree is no longer needed for extraction:
+    lxml drops the invisible elements and serialises the text in C.
+    """
+    body = tree.find("body")
+    if body is None:
+        return ""
+    etree.strip_elements(body, *_INVISIBLE, with_tail=False)
+    text = etree.tostring(body, method="text", encoding=str)
+    return _WS.sub(" ", text.translate(_MARKERS)).strip()
+
+
 def visible_chars(tree: HtmlElement) -> int:
     """About how many non-space characters a reader sees on the page (cheaper than the text).
 

@@ -258,10 +258,8 @@ class LearnResult:
         return dict(self.__dict__)
 
 
-# NO_CACHE: the output depends on the staged extracted data and the state folder.
-@task(name="learn-site-lines", cache_policy=NO_CACHE)
-def learn_site_lines_task(layout: io.Layout) -> LearnResult:
-    """After the night: add its pages to the site statistics and write the night's snapshot."""
+def learn_night(layout: io.Layout) -> LearnResult:
+    """Add the night's extracted pages to the site statistics and write the night's snapshot."""
     site_lines, site_pages, based_on = load_statistics(layout)
     pages = night_pages(
         io.read_table(layout.staged("extracted"), columns=["site", "url", "text", "stripped"])
@@ -285,5 +283,13 @@ def learn_site_lines_task(layout: io.Layout) -> LearnResult:
         sites=len(set(site_pages.column("site").to_pylist())),
         boilerplate_lines=len(model),
     )
+    return result
+
+
+# NO_CACHE: the output depends on the staged extracted data and the state folder.
+@task(name="learn-site-lines", cache_policy=NO_CACHE)
+def learn_site_lines_task(layout: io.Layout) -> LearnResult:
+    """After the night is published: learn from it (see `learn_night`)."""
+    result = learn_night(layout)
     get_run_logger().info("site lines: %s", result.to_dict())
     return result

@@ -429,10 +429,13 @@ _DATE_PREFIX = re.compile(
     r"(?P<date>\d{4}-\d{2}(?:-\d{2})?|\d{1,2}/\d{1,2}/\d{4})\s+(?=\S)",
     re.IGNORECASE,
 )
+# "By Jane Doe", "Von Max Muster, Berlin": a case-insensitive prefix, then a capitalised name.
 _BYLINE = re.compile(
-    r"^(?:(?:written |posted |text |story |reported )?by|von|par|por|di|przez|door|autor(?:in)?:"
-    r"|author:|text:)\s+(?P<who>[A-ZÀ-Þ][\w.'’-]+(?:\s+(?:[A-ZÀ-Þ][\w.'’-]+|de|van|von|da|di|la|le|y|and|und|et|&))"
-    r"{0,5})\s*(?:[,|–—-].{0,80})?$",
+    r"^(?i:(?:written |posted |text |story |reported )?by|von|par|por|di|przez|door"
+    r"|autor(?:in)?:|author:|text:)\s+"
+    r"(?P<who>[A-ZÀ-Þ][\w.'’-]+"
+    r"(?:\s+(?:[A-ZÀ-Þ][\w.'’-]+|de|van|von|da|di|la|le|y|and|und|et|&)){0,5})"
+    r"\s*(?:[,|–—-].{0,80})?$",
 )
 _SOURCE_LINE = re.compile(
     r"^(?:source|sources|quelle|fuente|fonte|źródło|kaynak|источник)\s*:\s*(?P<who>\S.{0,150})$",
