@@ -5,10 +5,13 @@ the site boilerplate learned on earlier nights (`tasks.sitelines`). Output: EXTR
 `text` (paragraphs separated by one newline), `title`, `lang`, `published_at`, `date_text`,
 `author`, `source_attribution`, `charset` (what the bytes were decoded as) and `stripped` (every
 line removed, with its reason, so nothing disappears unexplained). HTML is parsed once; its
-metadata comes from `tasks.htmlmeta`, its main text from trafilatura with link information and a
-fallback (`tasks.htmltext`), and the lead paragraph trafilatura left out is restored when the page
-shows it. Plain text goes straight to the text rules (`tasks.textrules`), which clean
-trafilatura's output too. Language: py3langid, per document, offline.
+metadata comes from `tasks.htmlmeta`, its main text from trafilatura with link information
+(`tasks.htmltext`): pages marked up as articles go through trafilatura's own extractor (fast
+mode) and, when that keeps little of the page, through its whole cascade as a second opinion;
+other pages through the whole cascade; its baseline extractor when all keep almost nothing. The
+lead paragraph trafilatura left out is restored when the page shows it. Plain text goes straight
+to the text rules (`tasks.textrules`), which clean trafilatura's output too. Language: py3langid,
+per document, offline.
 
 Quarantined, with these reasons:
 - `html_too_large`: more HTML than `max_html_chars` (parsing cost grows with it; a page that big
@@ -62,12 +65,13 @@ MIN_LANG_CHARS = 40
 # instead of 0.6; lingua was no more accurate there, 4-20 times slower and, in its high-accuracy
 # mode, 1.2 GB larger.
 LANG_SAMPLE_CHARS = 400
-# When trafilatura's own extractor (fast mode) keeps fewer characters than this, or less than this
-# share of the page's visible text, the page is doubtful and trafilatura's whole cascade runs
-# too. Fast mode alone is better on news pages (scrapinghub_aeb), the cascade on pages where the
-# main extractor misses text; 2,000 characters (a short news article) and 20% were the best
-# round values of a grid (1,000-5,000 x 0-40%) on the shared part of the three benchmarks, and
-# send about a quarter of the pages through both passes.
+# Pages marked up as articles go through trafilatura's own extractor alone (fast mode: better on
+# news pages, scrapinghub_aeb +0.003..0.006 F1 on the shared part); when it keeps fewer
+# characters than this, or less than this share of the page's visible text, the page is doubtful
+# and trafilatura's whole cascade runs too (it finds text the extractor misses: cleaneval and
+# trafilatura_eval gain). 2,000 characters (a short news article) and 20% were the best round
+# values of a grid (1,000-5,000 x 0-40%) on the shared part of the three benchmarks; about a
+# quarter of the article pages then take both passes.
 SECOND_OPINION_CHARS = 2000
 SECOND_OPINION_SHARE = 0.2
 # Below this many characters of cleaned text, trafilatura has missed the page's text: the
@@ -157,18 +161,23 @@ def _extract_html(
         )
         return page, cleaned
 
-    page, cleaned = attempt("trafilatura_fast")
     notes = []
-    shown = len(cleaned.text)
-    if shown < SECOND_OPINION_CHARS or (
-        non_space(cleaned.text) < SECOND_OPINION_SHARE * visible_chars(tree)
-    ):
-        # Doubtful: trafilatura's own extractor kept little of the page. Its whole cascade
-        # (compared with readability and jusText) gets a say.
-        second = attempt("trafilatura")
-        if second[1].text.strip():
-            page, cleaned = second
-            notes.append(f"extractor: trafilatura (fast pass kept {shown} characters)")
+    if not meta.is_article:
+        # Not marked up as an article (old pages, index and service pages): trafilatura's whole
+        # cascade, which compares its extractor with readability and jusText, does best.
+        page, cleaned = attempt("trafilatura")
+    else:
+        # Articles: trafilatura's own extractor alone is the more precise...
+        page, cleaned = attempt("trafilatura_fast")
+        shown = len(cleaned.text)
+        if shown < SECOND_OPINION_CHARS or (
+            non_space(cleaned.text) < SECOND_OPINION_SHARE * visible_chars(tree)
+        ):
+            # ...unless it kept little of the page: then the whole cascade gets a say.
+            second = attempt("trafilatura")
+            if second[1].text.strip():
+                page, cleaned = second
+                notes.append(f"extractor: trafilatura (fast pass kept {shown} characters)")
     if len(cleaned.text) < FALLBACK_MIN_CHARS:
         fallback = attempt("baseline")
         if len(fallback[1].text) > len(cleaned.text):

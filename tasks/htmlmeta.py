@@ -31,6 +31,10 @@ _ARTICLE_TYPES = re.compile(
     r"(?:News|Blog|Report|Scholarly|Tech|Opinion|Analysis|Review|Live|Satirical)?Article"
     r"|BlogPosting|Posting|Report|WebPage|ItemPage"
 )
+# Generic page types count for metadata (a WebPage may carry the headline) but do not make a page
+# an article.
+_PAGE_TYPES = ("WebPage", "ItemPage")
+_ARTICLE_OG_TYPES = ("article", "news", "blog", "newsarticle")
 _TITLE_META = (
     "og:title",
     "twitter:title",
@@ -87,6 +91,8 @@ class PageMeta:
     description: str | None = None
     # Where `published` came from: "structured" (JSON-LD, meta, <time>) or "htmldate".
     date_source: str | None = None
+    # The page says it is an article (schema.org Article types, `og:type` article).
+    is_article: bool = False
 
 
 def _clean(text: str | None) -> str:
@@ -296,6 +302,10 @@ def page_metadata(
             published, source = None, None
 
     description = next((meta[k] for k in _DESCRIPTION_META if meta.get(k)), None)
+    og_type = meta.get("og:type", "").lower()
+    is_article = (
+        any(obj.get("@type") not in _PAGE_TYPES for obj in articles) or og_type in _ARTICLE_OG_TYPES
+    )
     return PageMeta(
         title=title or None,
         published=published,
@@ -304,4 +314,5 @@ def page_metadata(
         sitename=sitename,
         description=description,
         date_source=source,
+        is_article=is_article,
     )

@@ -777,6 +777,8 @@ def _strip_head_stamps(
 
 def _is_title_line(line: str, title: str) -> bool:
     """The line repeats the page title (which often carries a " | Site" suffix)."""
+    if len(line) > len(title) + 10:
+        return False  # cheap exit for paragraphs: a repeat is no longer than the title
     line_words = _WORD.findall(line.casefold())
     title_words = _WORD.findall(title.casefold())
     if not line_words or not title_words:

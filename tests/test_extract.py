@@ -166,12 +166,19 @@ def test_site_boilerplate_from_earlier_nights_is_stripped_with_its_reason():
     assert learned["site"] == "ostmere.example"
 
 
-def test_a_short_page_gets_a_second_opinion_and_says_so():
+def test_a_short_article_gets_a_second_opinion_and_says_so():
+    article = PAGE.replace("<head>", '<head><meta property="og:type" content="article">')
     row = extract_batch(
-        ingested([ingested_row("p1", PAGE, content_type="html")]), CFG
+        ingested([ingested_row("p1", article, content_type="html")]), CFG
     ).kept.to_pylist()[0]
     # The article is under 2,000 characters: trafilatura's whole cascade ran too.
     assert row["stripped"][0].startswith("extractor: trafilatura (fast pass kept")
+    # A page not marked up as an article goes through the whole cascade at once.
+    plain = extract_batch(
+        ingested([ingested_row("p2", PAGE, content_type="html")]), CFG
+    ).kept.to_pylist()[0]
+    assert not any(s.startswith("extractor:") for s in plain["stripped"])
+    assert plain["text"] == row["text"]
 
 
 def test_text_trafilatura_cannot_find_comes_from_the_baseline_extractor():
