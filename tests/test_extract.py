@@ -171,7 +171,7 @@ def test_a_short_article_gets_a_second_opinion_and_says_so():
     row = extract_batch(
         ingested([ingested_row("p1", article, content_type="html")]), CFG
     ).kept.to_pylist()[0]
-    # The article is under 2,000 characters: trafilatura's whole cascade ran too.
+    # The article is under 1,000 characters: trafilatura's whole cascade ran too.
     assert row["stripped"][0].startswith("extractor: trafilatura (fast pass kept")
     # A page not marked up as an article goes through the whole cascade at once.
     plain = extract_batch(
