@@ -112,7 +112,8 @@ def main() -> int:
         if out:
             keys = page_line_keys(str(out["text"]), out["stripped"])  # type: ignore[arg-type]
             pages.append((label["site"], f"https://{label['site']}/{label['doc_id']}", keys))
-    lines, site_pages = learn(SITE_LINES.empty_table(), SITE_PAGES.empty_table(), pages, "n1")
+    empty = (SITE_LINES.empty_table(), SITE_PAGES.empty_table())
+    lines, site_pages = learn(*empty, pages, "2026-03-01")
     model = boilerplate_model(lines, site_pages)
     with_model = replace(cfg, site_boilerplate=model)
     stripped_lines = stripped_chars = article_lines = checked = docs_hit = 0
