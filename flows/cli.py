@@ -12,6 +12,9 @@ line for line, with the repair stage's own code (language detected when not give
 
 `wiredesk serve [--cron EXPR] [--timezone TZ] [run options]` serves the deployment
 `nightly-ingest/nightly` against the Prefect server PREFECT_API_URL points at, until interrupted.
+
+`wiredesk extract --input DIR --out FILE.jsonl` runs the extract stage alone (its pure function,
+no Prefect) over every `.html`, `.html.gz`, `.txt` file under DIR.
 """
 
 from __future__ import annotations
@@ -275,12 +278,53 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- extract
+
+
+def _add_extract(sub: Any) -> None:
+    extract = sub.add_parser(
+        "extract",
+        help="run the extract stage on a folder of .html/.html.gz/.txt files (no Prefect)",
+    )
+    extract.add_argument("--input", required=True, help="folder searched recursively")
+    extract.add_argument("--out", required=True, help="JSONL file, one object per input file")
+    extract.add_argument(
+        "--data-dir",
+        default=None,
+        help="use the site boilerplate learned under this data dir (default: none)",
+    )
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from flows.extractfiles import extract_config, extract_files
+
+    root = Path(args.input)
+    if not root.is_dir():
+        print(f"wiredesk: input {root} is not a folder", file=sys.stderr)
+        return 2
+    cfg = extract_config(Path(args.data_dir) if args.data_dir else None)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    count = quarantined = 0
+    with out.open("w", encoding="utf-8") as fh:
+        for record in extract_files(root, cfg):
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+            quarantined += record["quarantined"] is not None
+    print(f"extracted {count} files ({quarantined} set aside) -> {out}")
+    return 0
+
+
 # --------------------------------------------------------------------------- wiring
 
 COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
     "run": (_add_run, _cmd_run),
     "repair-text": (_add_repair_text, _cmd_repair_text),
     "serve": (_add_serve, _cmd_serve),
+    "extract": (_add_extract, _cmd_extract),
 }
 
 

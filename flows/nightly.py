@@ -32,7 +32,8 @@ from tasks.extract import extract_task
 from tasks.fetch import fetch_task
 from tasks.ingest import ingest_task
 from tasks.publish import publish_task
-from tasks.repair import repair_task
+from tasks.repair import VOCABULARY_STATE, repair_task
+from tasks.sitelines import LINES_STATE, PAGES_STATE, learn_site_lines_task
 from tasks.validate import gate, validate_task
 
 STAGES = ("ingest", "extract", "repair", "dedup")
@@ -81,10 +82,31 @@ def stage_inputs(cfg: RunConfig, layout: io.Layout) -> dict[str, Any]:
         inputs["fetch"] = [list(cfg.sources)]
     inbox = io.stat_tree(cfg.inbox) if cfg.inbox is not None else None
     inputs["ingest"] = [code, suites, resume.settings(cfg.ingest), inbox, history]
-    inputs["extract"] = [code, suites, resume.settings(cfg.extract)]
-    inputs["repair"] = [code, suites, resume.settings(cfg.repair)]
+    # Extract and repair also read state that earlier nights wrote (site boilerplate lines; the
+    # vocabulary that protects names from typo repair).
+    site_model = io.fingerprint_files(
+        [
+            path
+            for name in (LINES_STATE, PAGES_STATE)
+            for _, path in io.partitions_before(layout.state_history(name), layout.run_date)
+        ],
+        cfg.data_dir,
+    )
+    vocabulary = io.fingerprint_files(
+        [
+            path
+            for _, path in io.partitions_before(
+                layout.state_history(VOCABULARY_STATE), layout.run_date
+            )
+        ],
+        cfg.data_dir,
+    )
+    inputs["extract"] = [code, suites, resume.settings(cfg.extract), site_model]
+    inputs["repair"] = [code, suites, resume.settings(cfg.repair), vocabulary]
     inputs["dedup"] = [code, suites, resume.settings(cfg.dedup)]
     inputs["publish"] = [code, history]
+    # Learns from the night's extracted pages on top of the last snapshot before the night.
+    inputs["site_lines"] = [code, site_model]
     return inputs
 
 
@@ -261,6 +283,12 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     )
     record["published"] = dict(published)
     record["invariant"] = check_invariant(rows_in, published)
+    # What the night's pages teach about each site's boilerplate, for the nights after it.
+    stage(
+        "site_lines",
+        lambda: learn_site_lines_task(layout),
+        [layout.state_partition(LINES_STATE), layout.state_partition(PAGES_STATE)],
+    )
     record["status"] = "completed"
     night.finish({"published": record["published"], "invariant": record["invariant"]})
 

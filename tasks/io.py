@@ -213,30 +213,23 @@ def read_partitions_before(
 ) -> list[pa.Table]:
     """Each `<root>/run_date=D` partition with D < `run_date`, oldest first (state of earlier
     nights; a later night never changes what an earlier one reads)."""
-    if not root.is_dir():
-        return []
-    nights = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("run_date="))
-    return [
-        read_table(p, columns=columns)
-        for p in nights
-        if p.name.removeprefix("run_date=") < run_date
-    ]
+    return [read_table(path, columns=columns) for _, path in partitions_before(root, run_date)]
 
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def partitions_before(root: Path, run_date: str) -> list[tuple[str, Path]]:
-    """(night, folder) of every `run_date=...` partition under `root` strictly before `run_date`,
-    oldest first. Reading only earlier nights is what makes a night re-runnable: its own writes
-    never change what it reads."""
+def partitions_before(root: Path, run_date: str | None) -> list[tuple[str, Path]]:
+    """(night, folder) of every `run_date=...` partition under `root` strictly before `run_date`
+    (every one when it is None), oldest first. Reading only earlier nights is what makes a night
+    re-runnable: its own writes never change what it reads."""
     if not root.is_dir():
         return []
     found = []
     for child in root.iterdir():
         key, _, night = child.name.partition("=")
-        if key == "run_date" and child.is_dir() and night < run_date:
+        if key == "run_date" and child.is_dir() and (run_date is None or night < run_date):
             found.append((night, child))
     return sorted(found)
 
@@ -351,6 +344,14 @@ class DataDirLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+# --------------------------------------------------------------------------- state
+
+
+def state_snapshots(state_dir: Path, name: str) -> list[tuple[str, Path]]:
+    """`(night, path)` of every snapshot `state/<name>/run_date=<night>`, oldest first."""
+    return partitions_before(state_dir / name, None)
 
 
 # --------------------------------------------------------------------------- JSON

@@ -72,3 +72,30 @@ def test_run_and_serve_take_sources_and_the_lock_wait(tmp_path):
     ]
     serve = cli.build_parser().parse_args(["serve", "--cron", "30 3 * * *"])
     assert (serve.cron, serve.timezone, serve.inbox) == ("30 3 * * *", "UTC", "data/inbox")
+
+
+def test_extract_command_writes_one_record_per_file(tmp_path):
+    import json
+    from pathlib import Path
+
+    inbox = Path(__file__).parent.parent / "data" / "inbox"
+    out = tmp_path / "out.jsonl"
+    assert cli.main(["extract", "--input", str(inbox), "--out", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    # 8 .html/.html.gz/.txt(.gz) files; the JSONL feed and the WARC are not read here.
+    assert len(records) == 8
+    by_id = {r["id"]: r for r in records}
+    assert set(records[0]) >= {
+        "id",
+        "text",
+        "title",
+        "published_at",
+        "lang",
+        "source_attribution",
+        "stripped",
+    }
+    assert by_id["truncated-upload"]["quarantined"] == "bad_gzip"
+    protest = by_id["velmora-fishers-protest"]
+    assert protest["source_attribution"] == "Velmora Herald" and protest["lang"] == "en"
+    assert "Subscribe" not in protest["text"] and protest["stripped"]
+    assert by_id["velmora-barrier-fr"]["lang"] == "fr"

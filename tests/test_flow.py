@@ -59,6 +59,10 @@ def test_sample_night_publishes_the_contract(sample_run):
         "quarantined",
     }
     assert not (data / ".tmp").exists() or not any((data / ".tmp").iterdir())
+    # The night's pages went into the site statistics, as the night's own snapshot.
+    assert saved["stages"]["site_lines"]["night"] == NIGHT
+    for name in ("site_lines", "site_pages"):
+        assert (data / "state" / name / f"run_date={NIGHT}").is_dir()
 
 
 def test_every_input_document_is_accounted_for(sample_run):
@@ -189,16 +193,38 @@ def test_seed_reports(tmp_path, seeds_dir):
     for key, row in rows.items():
         for junk in (
             "Leave a Reply",
+            "Your email address will not be published",
             "Subscribe",
-            "Please enter your",
+            "Please enter your comment!",
+            "Please enter your name here",
             "More Articles",
-            "Back to top",
+            "Back to top button",
             "Friends of SyriaLatest",
             "mainly concerned",
             "date 2018-09",
             "Friday, October 7, 2022",
+            "Source:",
             "\u00a0",
         ):
             assert junk not in row["text"], (key, junk)
+    assert rows["003"]["source_attribution"] == "Islamic Republic News Agency - IRNA"
+    assert rows["004"]["source_attribution"] == "PressTV"
+    assert rows["000"]["text"].startswith("Iranian Minister of Defense")
     text_000 = rows["000"]["text"]
     assert "contrrol" in text_000 or "in control of terrorists" in text_000
+
+
+def test_the_next_night_learns_from_the_first(tmp_path, sample_run):
+    data_src, _ = sample_run
+    data = tmp_path / "data"
+    shutil.copytree(data_src, data)
+    record = nightly_ingest(
+        inbox=str(Path(__file__).parent.parent / "data" / "inbox"),
+        data_dir=str(data),
+        run_date="2026-03-15",
+        workers=1,
+    )
+    assert record["status"] == "completed"
+    # Night two read night one's snapshot; a page seen again adds nothing.
+    assert record["stages"]["site_lines"]["based_on"] == NIGHT
+    assert record["stages"]["site_lines"]["pages_added"] == 0
