@@ -6,6 +6,9 @@ Each subcommand is a pair: `_add_<name>(subparsers)` declares its options and
 `wiredesk run [--inbox DIR] [--data-dir DIR] [--run-date YYYY-MM-DD] [--workers N]` runs the
 `nightly-ingest` flow in this process against Prefect's local ephemeral API (or the server
 PREFECT_API_URL points at) and prints a per-stage summary.
+
+`wiredesk report [--data-dir DIR] [--runs N] [--out FILE]` prints the last runs' summary and
+writes one self-contained HTML report (default `DATA_DIR/docs/report.html`).
 """
 
 from __future__ import annotations
@@ -105,10 +108,42 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- report
+
+
+def _add_report(sub: Any) -> None:
+    report = sub.add_parser(
+        "report", help="summarise the last runs and write a self-contained HTML report"
+    )
+    report.add_argument(
+        "--data-dir", default="data", help="the data dir the runs wrote to (default: data)"
+    )
+    report.add_argument(
+        "--runs", type=int, default=10, help="how many recent runs to show (default: 10)"
+    )
+    report.add_argument(
+        "--out", default=None, help="HTML file to write (default: DATA_DIR/docs/report.html)"
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tasks.report import write_report
+
+    text, path = write_report(
+        Path(args.data_dir), Path(args.out) if args.out else None, max(1, args.runs)
+    )
+    print(text)
+    print(f"\nHTML report: {path}")
+    return 0
+
+
 # --------------------------------------------------------------------------- wiring
 
 COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
     "run": (_add_run, _cmd_run),
+    "report": (_add_report, _cmd_report),
 }
 
 

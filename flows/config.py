@@ -15,7 +15,9 @@ from pathlib import Path
 from tasks.dedup import DedupConfig
 from tasks.extract import ExtractConfig
 from tasks.ingest import IngestConfig
+from tasks.quality import DEFAULT_EXPECTED_LANGUAGES, QualityConfig
 from tasks.repair import RepairConfig
+from tasks.validate import ValidateConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EXPECTATIONS = PROJECT_ROOT / "expectations"
@@ -45,6 +47,7 @@ class RunConfig:
     extract: ExtractConfig
     repair: RepairConfig
     dedup: DedupConfig
+    validate: ValidateConfig
 
     @classmethod
     def build(
@@ -56,6 +59,7 @@ class RunConfig:
         workers: int | None = None,
         batch_rows: int | None = None,
         expectations_dir: str | Path | None = None,
+        expected_languages: list[str] | tuple[str, ...] | None = None,
         now: datetime | None = None,
     ) -> RunConfig:
         started = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
@@ -76,6 +80,13 @@ class RunConfig:
             extract=ExtractConfig(run_id=run_id, run_started_at=started),
             repair=RepairConfig(run_id=run_id, run_started_at=started),
             dedup=DedupConfig(run_id=run_id),
+            validate=ValidateConfig(
+                run_id=run_id,
+                run_started_at=started,
+                quality=QualityConfig(
+                    expected_languages=tuple(expected_languages or DEFAULT_EXPECTED_LANGUAGES)
+                ),
+            ),
         )
 
 
