@@ -167,7 +167,7 @@ def nightly_ingest(
         record["published"] = published
         record["invariant"] = check_invariant(results["ingest"].rows_in, published)
         record["status"] = "completed"
-        record["profile"] = reports.profile_task(layout)
+        record["profile"] = _profile(layout)
     except BaseException as exc:
         record["status"] = "failed"
         record["error"] = f"{type(exc).__name__}: {exc}"
@@ -179,6 +179,14 @@ def nightly_ingest(
         io.write_json(layout.run_record(cfg.run_id), record)
         _artifacts(record)
     return record
+
+
+def _profile(layout: io.Layout) -> dict[str, Any] | None:
+    try:
+        return reports.profile_task(layout)
+    except Exception as exc:  # the profile is a report, never a reason to fail the night
+        get_run_logger().warning("could not profile the published night: %s", exc)
+        return None
 
 
 def _docs(cfg: RunConfig, layout: io.Layout, record: dict[str, Any]) -> str | None:

@@ -18,8 +18,7 @@ Before GX runs, the dataset's Parquet schema is compared with its Arrow schema
 (`arrow_schema_exact`, critical): GX only sees the scalar columns, so it cannot check types.
 
 Reasons a check sets rows aside (each suite's `meta.quarantine` values): `text_too_long`,
-`no_words`, `undecodable_text`, `published_in_future`, `mojibake_after_repair`,
-`body_too_large`.
+`no_words`, `undecodable_text`, `published_in_future`, `mojibake_after_repair`.
 
 Suites load whole or not at all: GX 1.x drops an expectation whose name it does not know with a
 log line only, so `load_suite` counts what GX kept and raises `SuiteError` naming what it
