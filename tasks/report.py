@@ -284,15 +284,15 @@ def _hbars(items: list[tuple[str, int]], *, width: int = 520, label_width: int =
     return "".join(parts)
 
 
-def _funnel(steps: list[tuple[str, int]], *, width: int = 620) -> str:
+def _funnel(steps: list[tuple[str, int]], *, width: int = 720) -> str:
     """Documents per stage as a centred funnel; the drop from the step above is printed."""
     if not steps:
         return '<p class="muted">no stage ran</p>'
     row = 30
     height = row * len(steps) + 8
     top = max(v for _, v in steps) or 1
-    centre = 160 + (width - 160 - 140) / 2
-    span = width - 160 - 140
+    centre = 160 + (width - 160 - 220) / 2
+    span = width - 160 - 220
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'role="img" viewBox="0 0 {width} {height}">'
@@ -308,7 +308,7 @@ def _funnel(steps: list[tuple[str, int]], *, width: int = 620) -> str:
             f'<text x="150" y="{y + 19}" text-anchor="end">{_esc(label)}</text>'
             f'<rect x="{centre - w / 2:.1f}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
             f'fill="{BAR if i else SHADE}"><title>{_esc(label)}: {value}</title></rect>'
-            f'<text x="{width - 130}" y="{y + 19}">{value}{_esc(drop)}</text>'
+            f'<text x="{width - 210}" y="{y + 19}">{value}{_esc(drop)}</text>'
         )
         previous = value
     parts.append("</svg>")
@@ -353,6 +353,24 @@ def funnel_steps(record: dict[str, Any]) -> list[tuple[str, int]]:
     if inv:
         steps.append(("canonical articles", int(inv["articles"])))
     return steps
+
+
+# Cluster sizes drawn in these bins: a night of wire copies has clusters of 1 to 150 documents
+# (the large syndication set), too many sizes for one bar each.
+SIZE_BINS = ((1, 1), (2, 2), (3, 3), (4, 5), (6, 10), (11, 20), (21, 50), (51, 100))
+
+
+def size_bins(sizes: dict[str, int]) -> list[tuple[str, int]]:
+    """(label, clusters) per cluster-size bin, the last bin open-ended."""
+    counts = [0] * (len(SIZE_BINS) + 1)
+    for size, clusters in sizes.items():
+        index = next(
+            (i for i, (lo, hi) in enumerate(SIZE_BINS) if lo <= int(size) <= hi), len(SIZE_BINS)
+        )
+        counts[index] += int(clusters)
+    labels = [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in SIZE_BINS]
+    labels.append(f"{SIZE_BINS[-1][1] + 1}+")
+    return list(zip(labels, counts, strict=True))
 
 
 def _length_label(start: int) -> str:
@@ -421,7 +439,7 @@ def render_html(records: list[dict[str, Any]]) -> str:
             "</figure>",
             "<figure><figcaption>duplicate cluster sizes (documents per story: clusters)"
             "</figcaption>",
-            _columns([(k, int(v)) for k, v in prof["cluster_sizes"].items()]),
+            _columns(size_bins(prof["cluster_sizes"])),
             "</figure>",
             "<figure><figcaption>languages of published articles</figcaption>",
             _hbars([(k, int(v)) for k, v in prof["languages"].items()]),

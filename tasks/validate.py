@@ -443,8 +443,17 @@ def rows_to_set_aside(report: ValidationReport) -> dict[int, Outcome]:
     return caught
 
 
-def split_rows(table: pa.Table, report: ValidationReport, cfg: ValidateConfig) -> Split:
-    """(kept, quarantined) of `table` by the row-level outcomes of `report`; counts them."""
+def split_rows(
+    table: pa.Table,
+    report: ValidationReport,
+    cfg: ValidateConfig,
+    checked: pa.Table | None = None,
+) -> Split:
+    """(kept, quarantined) of `table` by the row-level outcomes of `report`; counts them.
+
+    `checked` is the table the suite saw (with the metric columns), for the caught values.
+    """
+    seen = checked if checked is not None else table
     caught = rows_to_set_aside(report)
     report.quarantined = len(caught)
     report.reasons = {}
@@ -462,7 +471,7 @@ def split_rows(table: pa.Table, report: ValidationReport, cfg: ValidateConfig) -
             if name in table.column_names
         }
         column = outcome.expectation.partition("(")[2].rstrip(")")
-        value = table.column(column)[position].as_py() if column in table.column_names else None
+        value = seen.column(column)[position].as_py() if column in seen.column_names else None
         bad.append(
             row
             | {
@@ -488,7 +497,7 @@ def validate_batch(
     """Metrics, suite and row split for one dataset: the pure core of `validate_task`."""
     checked = with_metrics(table, cfg.quality) if dataset in TEXT_DATASETS else table
     report, result = validate_table(checked, suite, dataset, suite_parameters(cfg, rows_in))
-    return report, split_rows(table, report, cfg), result
+    return report, split_rows(table, report, cfg, checked), result
 
 
 def gate(report: ValidationReport) -> None:

@@ -17,6 +17,7 @@ from tasks.report import (
     last_runs,
     profile,
     render_html,
+    size_bins,
     stage_rows,
     summary_markdown,
     terminal_summary,
@@ -171,6 +172,12 @@ def test_profile_bins_lengths_and_counts_cluster_sizes():
     assert prof["languages"] == {"en": 2, "unknown": 1, "fr": 1}
     assert prof["cluster_sizes"] == {"1": 2, "2": 1, "3": 1}
     assert prof["quarantine_reasons"] == {"ingest: bad_gzip": 1, "validate: no_words": 1}
+
+
+def test_cluster_sizes_are_drawn_in_bins():
+    bins = dict(size_bins({"1": 4, "2": 1, "4": 2, "5": 1, "150": 1}))
+    assert (bins["1"], bins["2"], bins["3"], bins["4-5"], bins["101+"]) == (4, 1, 0, 3, 1)
+    assert sum(bins.values()) == 9
 
 
 def test_terminal_summary_shows_the_last_runs_and_what_did_not_pass():

@@ -1,5 +1,6 @@
 import copy
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -124,6 +125,7 @@ def test_a_few_bad_rows_are_set_aside_with_reason_and_expectation_and_the_rest_k
     assert set(bad) == {"doc2", "doc5"}
     assert bad["doc2"]["reason"] == "undecodable_text"
     assert bad["doc2"]["expectation"] == "expect_column_values_to_be_between(replacement_rate)"
+    assert re.fullmatch(r"extracted\.replacement_rate = \d+\.\d+", bad["doc2"]["detail"])
     assert bad["doc5"]["reason"] == "published_in_future"
     assert "2027-01-01" in bad["doc5"]["detail"]
     assert {r["stage"] for r in bad.values()} == {"validate"}
