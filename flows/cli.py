@@ -15,6 +15,9 @@ line for line, with the repair stage's own code (language detected when not give
 
 `wiredesk extract --input DIR --out FILE.jsonl` runs the extract stage alone (its pure function,
 no Prefect) over every `.html`, `.html.gz`, `.txt` file under DIR.
+
+`wiredesk report [--data-dir DIR] [--runs N] [--out FILE]` prints the last runs' summary and
+writes one self-contained HTML report (default `DATA_DIR/docs/report.html`).
 """
 
 from __future__ import annotations
@@ -318,6 +321,37 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- report
+
+
+def _add_report(sub: Any) -> None:
+    report = sub.add_parser(
+        "report", help="summarise the last runs and write a self-contained HTML report"
+    )
+    report.add_argument(
+        "--data-dir", default="data", help="the data dir the runs wrote to (default: data)"
+    )
+    report.add_argument(
+        "--runs", type=int, default=10, help="how many recent runs to show (default: 10)"
+    )
+    report.add_argument(
+        "--out", default=None, help="HTML file to write (default: DATA_DIR/docs/report.html)"
+    )
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tasks.report import write_report
+
+    text, path = write_report(
+        Path(args.data_dir), Path(args.out) if args.out else None, max(1, args.runs)
+    )
+    print(text)
+    print(f"\nHTML report: {path}")
+    return 0
+
+
 # --------------------------------------------------------------------------- wiring
 
 COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
@@ -325,6 +359,7 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], 
     "repair-text": (_add_repair_text, _cmd_repair_text),
     "serve": (_add_serve, _cmd_serve),
     "extract": (_add_extract, _cmd_extract),
+    "report": (_add_report, _cmd_report),
 }
 
 

@@ -17,7 +17,9 @@ from tasks.dedup import DedupConfig
 from tasks.extract import ExtractConfig
 from tasks.fetch import FetchConfig
 from tasks.ingest import IngestConfig
+from tasks.quality import DEFAULT_EXPECTED_LANGUAGES, QualityConfig
 from tasks.repair import RepairConfig
+from tasks.validate import ValidateConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EXPECTATIONS = PROJECT_ROOT / "expectations"
@@ -47,6 +49,7 @@ class RunConfig:
     extract: ExtractConfig
     repair: RepairConfig
     dedup: DedupConfig
+    validate: ValidateConfig
     # Web sources (page URLs, RSS/Atom feeds, sitemaps) and how they are fetched.
     sources: tuple[str, ...] = ()
     fetch: FetchConfig = field(default_factory=FetchConfig)
@@ -65,6 +68,7 @@ class RunConfig:
         workers: int | None = None,
         batch_rows: int | None = None,
         expectations_dir: str | Path | None = None,
+        expected_languages: list[str] | tuple[str, ...] | None = None,
         now: datetime | None = None,
     ) -> RunConfig:
         started = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
@@ -85,6 +89,13 @@ class RunConfig:
             extract=ExtractConfig(run_id=run_id, run_started_at=started),
             repair=RepairConfig(run_id=run_id, run_started_at=started),
             dedup=DedupConfig(run_id=run_id),
+            validate=ValidateConfig(
+                run_id=run_id,
+                run_started_at=started,
+                quality=QualityConfig(
+                    expected_languages=tuple(expected_languages or DEFAULT_EXPECTED_LANGUAGES)
+                ),
+            ),
             sources=tuple(s.strip() for s in sources or () if s.strip()),
             lock_wait=max(0.0, lock_wait or 0.0),
         )
@@ -106,6 +117,7 @@ class RunConfig:
             extract=slice_with(self.extract),
             repair=slice_with(self.repair),
             dedup=slice_with(self.dedup),
+            validate=slice_with(self.validate),
         )
 
 

@@ -2,15 +2,18 @@
 
 fetch (web sources, if any) -> ingest -> validate(ingested) -> extract -> validate(extracted)
 -> repair -> validate(repaired) -> dedup -> validate(deduped) -> validate(quarantined)
--> publish -> invariant check.
+-> publish -> invariant check -> site lines -> profile.
 
 A run holds the data dir's lock from start to end, so two runs never write one data dir at once
 (the second fails with a message naming the first, or waits `lock_wait` seconds). A night is
 resumable (tasks/resume.py): each stage whose recorded output is still valid is reused, so a run
 killed part-way is completed by the next run of the same night, and a night that is complete
 and whose inputs did not change is left untouched. A failed `critical` expectation stops the
-night before publish, so the curated tables stay as they were. Whatever happens, the run record
-`runs/<run_id>.json` is written with the counts and validation results gathered so far.
+night before publish, so the curated tables stay as they were; rows a row-level check caught are
+removed from the staged dataset before the next stage reads it, and published with the night's
+quarantine. Whatever happens, the run record `runs/<run_id>.json` is written with the counts and
+validation results gathered so far, GX Data Docs are built under `docs/`, and Prefect artifacts
+show the night (`tasks/report.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.config import RunConfig
 from tasks import io, reingest, resume
+from tasks import report as reports
 from tasks.dedup import dedup_task
 from tasks.extract import extract_task
 from tasks.fetch import fetch_task
@@ -34,11 +38,21 @@ from tasks.ingest import ingest_task
 from tasks.publish import publish_task
 from tasks.repair import VOCABULARY_STATE, repair_task
 from tasks.sitelines import LINES_STATE, PAGES_STATE, learn_site_lines_task
-from tasks.validate import gate, validate_task
+from tasks.validate import ValidationReport, docs_task, gate, quarantine_stage, validate_task
 
 STAGES = ("ingest", "extract", "repair", "dedup")
-# Stages whose quarantine goes into the night's quarantine table, in order.
-QUARANTINE_STAGES = ("fetch", *STAGES)
+# Where the night's rejects are gathered from, in pipeline order: each stage's own, then what
+# the checks of its dataset set aside (never any from `deduped`, see tasks/validate.py).
+QUARANTINE_SOURCES = (
+    "fetch",
+    "ingest",
+    quarantine_stage("ingested"),
+    "extract",
+    quarantine_stage("extracted"),
+    "repair",
+    quarantine_stage("repaired"),
+    "dedup",
+)
 
 
 class InvariantError(RuntimeError):
@@ -58,17 +72,17 @@ def check_invariant(rows_in: int, published: dict[str, int]) -> dict[str, Any]:
     return outcome
 
 
-def _validate(cfg: RunConfig, dataset: str, paths: list[Path]) -> dict[str, Any]:
-    rows = sum(io.dataset_rows(p) for p in paths)
-    if rows == 0:
-        # A night with nothing new is normal for a re-ingest; aggregate expectations (a mean, a
-        # share) have no value on no rows and would fail it.
-        return {"dataset": dataset, "suite": None, "rows": 0, "status": "empty", "outcomes": []}
-    report = validate_task(
-        dataset, [str(p) for p in paths], str(cfg.expectations_dir / f"{dataset}.json")
+def _validate(
+    cfg: RunConfig, layout: io.Layout, dataset: str, paths: list[Path], rows_in: int
+) -> ValidationReport:
+    return validate_task(
+        dataset,
+        [str(p) for p in paths],
+        str(cfg.expectations_dir / f"{dataset}.json"),
+        layout,
+        cfg.validate,
+        rows_in,
     )
-    gate(report)
-    return report.to_dict()
 
 
 def stage_inputs(cfg: RunConfig, layout: io.Layout) -> dict[str, Any]:
@@ -130,6 +144,7 @@ def nightly_ingest(
     workers: int | None = None,
     expectations_dir: str | None = None,
     lock_wait: float = 0.0,
+    expected_languages: list[str] | None = None,
 ) -> dict[str, Any]:
     """Fetch the sources and ingest the inbox, extract, repair, dedup, validate every stage and
     publish Parquet; only what is new or changed since the last night is processed."""
@@ -141,6 +156,7 @@ def nightly_ingest(
         workers=workers,
         expectations_dir=expectations_dir,
         lock_wait=lock_wait,
+        expected_languages=expected_languages,
     )
     if cfg.inbox is not None and not cfg.inbox.is_dir():
         raise FileNotFoundError(f"inbox {cfg.inbox} does not exist or is not a directory")
@@ -172,6 +188,7 @@ def nightly_ingest(
         record["traceback"] = traceback.format_exc(limit=8)
         raise
     finally:
+        record["docs"] = _docs(cfg, layout, record)
         record["finished_at"] = datetime.now(UTC).isoformat()
         io.write_json(layout.run_record(cfg.run_id), record)
         _artifacts(record)
@@ -199,6 +216,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
         return
     # Rows carry the night's identity: a resumed night keeps the run id it started with.
     cfg = cfg.with_identity(night.run_id, night.started_at)
+    record["night_started_at"] = night.started_at.isoformat()
     night.begin(record["run_id"])
     logger.info(
         "run %s for night %s (rows carry %s): inbox %s, %d sources -> %s (%d workers)",
@@ -229,14 +247,22 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
             validations = {}
             record["stages"][name] = result
             for dataset, paths in checks:
-                validations[dataset] = _validate(cfg, dataset, paths)
-                record["validations"][dataset] = validations[dataset]
+                # Row checks compare with what entered the stage; the quarantine table with
+                # itself.
+                rows_in = (
+                    sum(io.dataset_rows(p) for p in paths)
+                    if dataset == "quarantined"
+                    else result["rows_in"]
+                )
+                report = _validate(cfg, layout, dataset, paths, rows_in)
+                validations[dataset] = record["validations"][dataset] = report.to_dict()
+                gate(report)  # after recording: the run record shows what failed
             night.done(name, outputs, result, validations)
         record["stages"][name] = result
         record["validations"].update(validations)
         return result
 
-    quarantines = [layout.staged_quarantine(s) for s in QUARANTINE_STAGES]
+    quarantines = [layout.staged_quarantine(s) for s in QUARANTINE_SOURCES]
     if cfg.sources:
         stage("fetch", lambda: fetch_task(list(cfg.sources), layout, cfg.fetch), [layout.raw])
     inbox = str(cfg.inbox) if cfg.inbox is not None else None
@@ -248,19 +274,28 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
             layout.staged_quarantine("ingest"),
             layout.staged_quarantine("fetch"),
             layout.staged("sources"),
+            layout.staged_quarantine(quarantine_stage("ingested")),
         ],
         (("ingested", [layout.staged("ingested")]),),
     )
     stage(
         "extract",
         lambda: extract_task(layout, cfg.extract, cfg.workers, cfg.batch_rows),
-        [layout.staged("extracted"), layout.staged_quarantine("extract")],
+        [
+            layout.staged("extracted"),
+            layout.staged_quarantine("extract"),
+            layout.staged_quarantine(quarantine_stage("extracted")),
+        ],
         (("extracted", [layout.staged("extracted")]),),
     )
     stage(
         "repair",
         lambda: repair_task(layout, cfg.repair, cfg.workers, cfg.batch_rows),
-        [layout.staged("repaired"), layout.staged_quarantine("repair")],
+        [
+            layout.staged("repaired"),
+            layout.staged_quarantine("repair"),
+            layout.staged_quarantine(quarantine_stage("repaired")),
+        ],
         (("repaired", [layout.staged("repaired")]),),
     )
     stage(
@@ -272,7 +307,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     rows_in = ingest["rows_in"] + ingest["extra"].get("failed_fetches", 0)
     published = stage(
         "publish",
-        lambda: publish_task(layout, list(QUARANTINE_STAGES)),
+        lambda: publish_task(layout, list(QUARANTINE_SOURCES)),
         [
             layout.curated("articles"),
             layout.curated("duplicates"),
@@ -291,28 +326,38 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     )
     record["status"] = "completed"
     night.finish({"published": record["published"], "invariant": record["invariant"]})
+    record["profile"] = _profile(layout)
+
+
+def _profile(layout: io.Layout) -> dict[str, Any] | None:
+    try:
+        return reports.profile_task(layout)
+    except Exception as exc:  # the profile is a report, never a reason to fail the night
+        get_run_logger().warning("could not profile the published night: %s", exc)
+        return None
+
+
+def _docs(cfg: RunConfig, layout: io.Layout, record: dict[str, Any]) -> str | None:
+    if record["status"] == "skipped":
+        # Nothing ran, so nothing new to show, and a skipped night changes no file.
+        return None
+    datasets = [d for d, v in record["validations"].items() if v.get("status") != "empty"]
+    if not datasets:
+        return None
+    if record.get("night_run_id") and record.get("night_started_at"):
+        # The results were stored under the night's identity (kept across resumed runs).
+        started = datetime.fromisoformat(record["night_started_at"])
+        cfg = cfg.with_identity(record["night_run_id"], started)
+    try:
+        return docs_task(layout, cfg.validate, datasets)
+    except Exception as exc:  # Data Docs are a report, never a reason to fail the night
+        get_run_logger().warning("could not build GX Data Docs: %s", exc)
+        return None
 
 
 def stage_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """One summary row per stage: documents in, kept, quarantined, duplicates, top reasons."""
-    rows = []
-    for stage in STAGES:
-        result = record["stages"].get(stage)
-        if not result:
-            continue
-        reasons = sorted(result["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-        rows.append(
-            {
-                "stage": stage,
-                "in": result["rows_in"],
-                "kept": result["kept"],
-                "quarantined": result["quarantined"],
-                "duplicates": result["extra"].get("duplicates", "") if stage == "dedup" else "",
-                "seconds": result["seconds"],
-                "top reasons": ", ".join(f"{k} ({v})" for k, v in reasons),
-            }
-        )
-    return rows
+    """One summary row per stage: documents in, kept, set aside, duplicates, top reasons."""
+    return reports.stage_rows(record)
 
 
 def _artifacts(record: dict[str, Any]) -> None:
@@ -320,19 +365,12 @@ def _artifacts(record: dict[str, Any]) -> None:
         create_table_artifact(
             key="nightly-stages",
             table=stage_rows(record),
-            description=f"wiredesk run {record['run_id']}",
+            description=f"wiredesk run {record['run_id']}: documents per stage",
         )
-        lines = [f"# wiredesk night {record['run_date']}: {record['status']}", ""]
-        for dataset, report in record["validations"].items():
-            lines.append(f"- **{dataset}**: {report['status']} ({report['rows']} rows)")
-            for outcome in report["outcomes"]:
-                if not outcome["success"]:
-                    lines.append(
-                        f"  - {outcome['severity']}: {outcome['expectation']} "
-                        f"(observed {outcome['observed']})"
-                    )
-        if record["error"]:
-            lines += ["", f"**error**: {record['error']}"]
-        create_markdown_artifact(key="nightly-summary", markdown="\n".join(lines))
+        create_markdown_artifact(
+            key="nightly-summary",
+            markdown=reports.summary_markdown(record),
+            description=f"wiredesk run {record['run_id']}: every check, pass/warn/fail",
+        )
     except Exception as exc:  # an artifact is a report, never a reason to fail the night
         get_run_logger().warning("could not publish Prefect artifacts: %s", exc)

@@ -373,6 +373,29 @@ def read_text(path: Path) -> str:
     return path.read_text("utf-8")
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text aside and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, path)
+
+
+def read_run_records(runs_dir: Path) -> list[dict[str, Any]]:
+    """Every run record (`<run_id>.json`) directly under `runs_dir`; unreadable ones skipped."""
+    records: list[dict[str, Any]] = []
+    if not runs_dir.is_dir():
+        return records
+    for path in sorted(runs_dir.glob("*.json")):
+        try:
+            obj = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue  # a record being written by a running night, or damaged: not a run to show
+        if isinstance(obj, dict) and "run_id" in obj and "stages" in obj:
+            records.append(obj)
+    return records
+
+
 # --------------------------------------------------------------------------- layout
 
 
@@ -419,3 +442,13 @@ class Layout:
     def night_record(self) -> Path:
         """What is known about this night's progress: identity, fingerprint, finished stages."""
         return self.state / "nights" / f"{self.run_date}.json"
+
+    @property
+    def validation_results(self) -> Path:
+        """GX validation results, beside the run records (`<suite>/<run_id>/<time>/...json`)."""
+        return self.data_dir / "runs" / "validations"
+
+    @property
+    def docs(self) -> Path:
+        """GX Data Docs (static HTML) and the wiredesk report."""
+        return self.data_dir / "docs"

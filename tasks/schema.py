@@ -251,6 +251,27 @@ DATASETS: dict[str, pa.Schema] = {
     "quarantined": QUARANTINED,
 }
 
+# --------------------------------------------------------------------------- quality metrics
+# Text-aware metric columns (tasks/quality.py), computed by the validation step from `text` and
+# gated by the suites of the text datasets; they are not stored in staged or curated files.
+QUALITY_METRICS = pa.schema(
+    [
+        pa.field("word_count", pa.int32(), nullable=False),
+        pa.field("replacement_rate", pa.float64(), nullable=False),
+        pa.field("boilerplate_hits", pa.int32(), nullable=False),
+    ]
+)
+TEXT_DATASETS = ("extracted", "repaired", "deduped")
+
+
+def validated_schema(dataset: str) -> pa.Schema:
+    """What the suite of `dataset` sees: its schema, plus QUALITY_METRICS for text datasets."""
+    schema = DATASETS[dataset]
+    if dataset in TEXT_DATASETS:
+        for field in QUALITY_METRICS:
+            schema = schema.append(field)
+    return schema
+
 
 class Split(NamedTuple):
     """What every stage returns: rows it keeps and rows it sets aside (QUARANTINED schema)."""

@@ -1,35 +1,78 @@
-"""Validate: one Great Expectations 1.x suite per dataset, with wiredesk's own severity gate.
+"""Validate: one Great Expectations 1.x suite per dataset, wiredesk's own severity gate, and the
+rows the checks set aside.
 
-Input: a dataset's Arrow table and its suite (the JSON in `expectations/<dataset>.json`).
-Output: a `ValidationReport`: one outcome per expectation (passed or not, its severity, what GX
-observed) and the list of failed `critical` expectations. GX's own `success` flag ignores
-severity, so `ValidationReport.critical_failures` is what the flow gates on: any entry stops the
-night before anything is published. `warning` failures are reported only.
+Input: a staged dataset (its Arrow table, with the `tasks.quality` metric columns appended for
+text datasets), its suite (`expectations/<dataset>.json`) and the run-time suite parameters
+(`run_started_at`, `expected_languages`, `rows_in`: the rows the producing stage read).
+Output: a `ValidationReport` (one outcome per expectation: passed or not, severity, what GX
+observed, how many rows it caught) and a `Split`: the rows to keep and the rows set aside.
+
+Two kinds of check. Batch-level: a failed `critical` expectation stops the night before anything
+is published (`gate` raises `QualityGateError` naming it); a failed `warning` is reported only.
+GX's own `success` flag ignores severity, so the gate decides itself. Row-level: an expectation
+whose `meta.quarantine` names a reason code sets aside exactly the rows GX lists as unexpected
+(result format COMPLETE), with `stage` `validate`, that reason and the expectation's label; its
+severity still applies to the batch as a whole, through its `mostly` share. Rows are never set
+aside from `deduped` (dropping a canonical row would orphan its copies) nor from `quarantined`.
+Before GX runs, the dataset's Parquet schema is compared with its Arrow schema
+(`arrow_schema_exact`, critical): GX only sees the scalar columns, so it cannot check types.
+
+Reasons a check sets rows aside (each suite's `meta.quarantine` values): `text_too_long`,
+`no_words`, `undecodable_text`, `published_in_future`, `mojibake_after_repair`.
 
 Suites load whole or not at all: GX 1.x drops an expectation whose name it does not know with a
 log line only, so `load_suite` counts what GX kept and raises `SuiteError` naming what it
-dropped, and also when an expectation names a column its dataset's schema does not have.
-Quarantines nothing (row-level problems are the stages' business).
+dropped; it also refuses a column the dataset does not have, a `$PARAMETER` the run does not
+provide, and a `meta.quarantine` on an expectation that cannot name rows. Each validation result
+is also kept in GX's own format next to the run record, and rendered as GX Data Docs (static
+HTML) under `data/docs/`: GX's stores write those files, at the paths `io.Layout` gives.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
-from tasks.schema import DATASETS
+from tasks.quality import QualityConfig, with_metrics
+from tasks.schema import (
+    DATASETS,
+    QUARANTINED,
+    TEXT_DATASETS,
+    Split,
+    quarantine_rows,
+    validated_schema,
+)
 
 STAGE = "validate"
 
 SEVERITIES = ("critical", "warning", "info")
+
+# Rows of these datasets are never set aside by a check (see the module docstring).
+NO_ROW_QUARANTINE = ("deduped", "quarantined")
+
+# The suite parameters every validation provides (`$PARAMETER` names in the suites).
+PARAMETERS = ("run_started_at", "expected_languages", "rows_in")
+
+SCHEMA_CHECK = "arrow_schema_exact"
+
+_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# GX result keys that list every unexpected value or row: kept in memory to pick rows, but not
+# written to the stored results (a column that fails everywhere would copy the whole column).
+_BULKY = ("unexpected_list", "unexpected_index_list", "unexpected_index_query")
 
 
 class SuiteError(ValueError):
@@ -40,6 +83,13 @@ class QualityGateError(RuntimeError):
     """A critical expectation failed; the message names it."""
 
 
+@dataclass(frozen=True)
+class ValidateConfig:
+    run_id: str
+    run_started_at: datetime
+    quality: QualityConfig = field(default_factory=QualityConfig)
+
+
 @dataclass
 class Outcome:
     expectation: str
@@ -48,6 +98,21 @@ class Outcome:
     observed: Any = None
     unexpected_count: int | None = None
     why: str | None = None
+    quarantine: str | None = None
+    quarantined: int = 0
+    rows: list[int] = field(default_factory=list, repr=False)
+
+    @property
+    def status(self) -> str:
+        if self.success:
+            return "pass"
+        return "fail" if self.severity == "critical" else "warn"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        del out["rows"]
+        out["status"] = self.status
+        return out
 
 
 @dataclass
@@ -56,6 +121,11 @@ class ValidationReport:
     suite: str
     rows: int
     outcomes: list[Outcome] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    result_path: str | None = None
 
     @property
     def critical_failures(self) -> list[Outcome]:
@@ -67,6 +137,8 @@ class ValidationReport:
 
     @property
     def status(self) -> str:
+        if self.rows == 0 and not self.outcomes:
+            return "empty"
         if self.critical_failures:
             return "fail"
         return "warn" if self.warnings else "pass"
@@ -77,8 +149,16 @@ class ValidationReport:
             "suite": self.suite,
             "rows": self.rows,
             "status": self.status,
-            "outcomes": [asdict(o) for o in self.outcomes],
+            "quarantined": self.quarantined,
+            "reasons": dict(self.reasons),
+            "seconds": self.seconds,
+            "parameters": {k: _plain(v) for k, v in self.parameters.items()},
+            "result_path": self.result_path,
+            "outcomes": [o.to_dict() for o in self.outcomes],
         }
+
+
+# --------------------------------------------------------------------------- suites
 
 
 def _columns_named(kwargs: dict[str, Any]) -> list[str]:
@@ -93,8 +173,31 @@ def _columns_named(kwargs: dict[str, Any]) -> list[str]:
     return names
 
 
+def _parameters_named(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        if "$PARAMETER" in value:
+            return set(_IDENT.findall(str(value["$PARAMETER"])))
+        return set().union(*(_parameters_named(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_parameters_named(v) for v in value))
+    return set()
+
+
+def _is_row_level(expectation_type: str) -> bool:
+    from great_expectations.expectations.expectation import ColumnMapExpectation
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    try:
+        return issubclass(get_expectation_impl(expectation_type), ColumnMapExpectation)
+    except Exception:  # unknown names are reported by the dropped-expectation check below
+        return True
+
+
 def load_suite(spec: dict[str, Any], schema: pa.Schema) -> Any:
-    """A GX ExpectationSuite from its JSON dict; raises SuiteError unless it loads whole."""
+    """A GX ExpectationSuite from its JSON dict; raises SuiteError unless it loads whole.
+
+    `schema` is what the suite sees (`tasks.schema.validated_schema` of its dataset).
+    """
     import great_expectations as gx
 
     name = spec.get("name")
@@ -102,17 +205,46 @@ def load_suite(spec: dict[str, Any], schema: pa.Schema) -> Any:
     if not isinstance(name, str) or not isinstance(expected, list) or not expected:
         raise SuiteError("a suite needs a `name` and a non-empty `expectations` list")
     for item in expected:
+        kind = item.get("type")
         severity = item.get("severity", "critical")
         if severity not in SEVERITIES:
-            raise SuiteError(f"{name}: {item.get('type')} has severity {severity!r}")
-        if not (item.get("meta") or {}).get("why"):
-            raise SuiteError(f"{name}: {item.get('type')} has no meta.why")
-        unknown = [c for c in _columns_named(item.get("kwargs", {})) if c not in schema.names]
+            raise SuiteError(f"{name}: {kind} has severity {severity!r}")
+        meta = item.get("meta") or {}
+        if not meta.get("why"):
+            raise SuiteError(f"{name}: {kind} has no meta.why")
+        kwargs = item.get("kwargs", {})
+        unknown = [c for c in _columns_named(kwargs) if c not in schema.names]
         if unknown:
             raise SuiteError(
-                f"{name}: {item.get('type')} names columns {unknown} that the "
-                "dataset's schema does not have"
+                f"{name}: {kind} names columns {unknown} that the dataset's schema does not have"
             )
+        missing = sorted(_parameters_named(kwargs) - set(PARAMETERS))
+        if missing:
+            raise SuiteError(
+                f"{name}: {kind} uses suite parameters {missing}; a run provides {PARAMETERS}"
+            )
+        reason = meta.get("quarantine")
+        if reason is not None:
+            if not isinstance(reason, str) or not _SNAKE.match(reason):
+                raise SuiteError(f"{name}: {kind} has meta.quarantine {reason!r} (not snake_case)")
+            if name in NO_ROW_QUARANTINE:
+                raise SuiteError(f"{name}: rows of `{name}` are never set aside ({kind})")
+            if not isinstance(kwargs.get("column"), str) or not _is_row_level(str(kind)):
+                raise SuiteError(
+                    f"{name}: {kind} cannot name rows, so it cannot carry meta.quarantine"
+                )
+    # The label is taken before GX substitutes suite parameters, so that it names the rule
+    # ("min rows_in * 0.5"), not tonight's value, and stays the same from night to night.
+    expected = [
+        {
+            **item,
+            "meta": {
+                **item["meta"],
+                "label": _raw_label(str(item["type"]), item.get("kwargs") or {}),
+            },
+        }
+        for item in expected
+    ]
     # GX logs and drops expectations it cannot build; silence the log, then count.
     gx_logger = logging.getLogger("great_expectations.core.expectation_suite")
     level = gx_logger.level
@@ -131,69 +263,243 @@ def load_suite(spec: dict[str, Any], schema: pa.Schema) -> Any:
     return suite
 
 
+def suite_parameters(cfg: ValidateConfig, rows_in: int) -> dict[str, Any]:
+    """The run-time values of the suites' `$PARAMETER`s."""
+    return {
+        "run_started_at": cfg.run_started_at,
+        "expected_languages": list(cfg.quality.expected_languages),
+        "rows_in": rows_in,
+    }
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _gx_context(results_dir: Path | None = None, docs_dir: Path | None = None) -> Any:
+    """An ephemeral GX context; with file stores for results and Data Docs when given."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults())
+    if results_dir is not None:
+        config.stores[config.validation_results_store_name]["store_backend"] = {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(results_dir),
+        }
+    if docs_dir is not None:
+        config.data_docs_sites = {
+            "wiredesk": {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": False,
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        }
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    # GX 1.x reads this variable, not TQDM_DISABLE, to decide on progress bars.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
 @lru_cache(maxsize=1)
 def _batch_definition() -> Any:
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    source = context.data_sources.add_pandas("wiredesk")
+    source = _gx_context().data_sources.add_pandas("wiredesk")
     asset = source.add_dataframe_asset("batch")
     return asset.add_batch_definition_whole_dataframe("whole")
 
 
-def _frame(table: pa.Table) -> Any:
+def _scalar_columns(schema: pa.Schema) -> list[str]:
     # GX checks scalar columns; binary bodies and nested lists are not worth converting.
-    scalar = [
+    return [
         f.name
-        for f in table.schema
+        for f in schema
         if not (
             pa.types.is_binary(f.type)
             or pa.types.is_large_binary(f.type)
             or pa.types.is_list(f.type)
+            or pa.types.is_large_list(f.type)
             or pa.types.is_struct(f.type)
         )
     ]
-    return table.select(scalar).to_pandas()
 
 
 def _label(config: Any) -> str:
-    kwargs = config.kwargs or {}
+    """`type(column)`; table-level expectations show their bounds as written in the suite."""
+    label = (config.meta or {}).get("label")
+    if isinstance(label, str):
+        return label
+    return _raw_label(str(config.type), config.kwargs or {})
+
+
+def _raw_label(kind: str, kwargs: dict[str, Any]) -> str:
     column = kwargs.get("column") or kwargs.get("column_list")
-    return f"{config.type}({column})" if column else str(config.type)
+    if column:
+        return f"{kind}({column})"
+    bounds = [
+        f"{key.removesuffix('_value')} {_bound(kwargs[key])}"
+        for key in ("min_value", "max_value")
+        if kwargs.get(key) is not None
+    ]
+    return f"{kind}[{', '.join(bounds)}]" if bounds else kind
 
 
-def validate_table(table: pa.Table, suite: Any, dataset: str) -> ValidationReport:
-    """Run `suite` on `table` and return every outcome with its severity."""
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": _frame(table)})
-    result = batch.validate(suite, result_format="SUMMARY")
-    report = ValidationReport(dataset=dataset, suite=suite.name, rows=table.num_rows)
+def _bound(value: Any) -> str:
+    if isinstance(value, dict) and "$PARAMETER" in value:
+        return str(value["$PARAMETER"])
+    return str(value)
+
+
+def schema_outcome(actual: pa.Schema, expected: pa.Schema) -> Outcome:
+    """`arrow_schema_exact`: the written schema has exactly the expected fields, types, order."""
+    problems: list[str] = []
+    missing = [n for n in expected.names if n not in actual.names]
+    extra = [n for n in actual.names if n not in expected.names]
+    if missing:
+        problems.append(f"missing {missing}")
+    if extra:
+        problems.append(f"extra {extra}")
+    for f in expected:
+        if f.name in actual.names and not actual.field(f.name).type.equals(f.type):
+            problems.append(f"{f.name}: {actual.field(f.name).type} instead of {f.type}")
+    if not problems and actual.names != expected.names:
+        problems.append("column order differs")
+    return Outcome(
+        expectation=SCHEMA_CHECK,
+        severity="critical",
+        success=not problems,
+        observed="; ".join(problems) or "exact",
+        why="Readers load the Arrow schema of tasks/schema.py; GX sees only scalar columns.",
+    )
+
+
+def validate_table(
+    table: pa.Table, suite: Any, dataset: str, parameters: dict[str, Any] | None = None
+) -> tuple[ValidationReport, Any]:
+    """Run `suite` on `table` (metric columns already appended); the report and GX's result.
+
+    Every outcome carries its severity; a row-level outcome also the positions of the rows it
+    caught (`Outcome.rows`).
+    """
+    frame = table.select(_scalar_columns(table.schema)).to_pandas()
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(
+        suite, result_format="COMPLETE", expectation_parameters=parameters or None
+    )
+    report = ValidationReport(
+        dataset=dataset, suite=suite.name, rows=table.num_rows, parameters=dict(parameters or {})
+    )
     for item in result.results:
         config = item.expectation_config
         res = item.result or {}
         severity = getattr(config.severity, "value", config.severity) or "critical"
-        report.outcomes.append(
-            Outcome(
-                expectation=_label(config),
-                severity=str(severity),
-                success=bool(item.success),
-                observed=_plain(res.get("observed_value")),
-                unexpected_count=res.get("unexpected_count"),
-                why=(config.meta or {}).get("why"),
+        meta = config.meta or {}
+        if item.exception_info and item.exception_info.get("raised_exception"):
+            # An expectation that raised (a bad kwarg, a type it cannot compare) is a broken
+            # check; it must not pass quietly.
+            raise SuiteError(
+                f"{suite.name}: {_label(config)} raised: "
+                f"{item.exception_info.get('exception_message')}"
             )
+        outcome = Outcome(
+            expectation=_label(config),
+            severity=str(severity),
+            success=bool(item.success),
+            observed=_plain(res.get("observed_value")),
+            unexpected_count=res.get("unexpected_count"),
+            why=meta.get("why"),
+            quarantine=meta.get("quarantine"),
         )
-    return report
+        if outcome.quarantine:
+            outcome.rows = sorted(int(i) for i in res.get("unexpected_index_list") or [])
+        report.outcomes.append(outcome)
+    return report, result
 
 
 def _plain(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value][:20]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in list(value.items())[:20]}
     return str(value)
+
+
+def rows_to_set_aside(report: ValidationReport) -> dict[int, Outcome]:
+    """Row position -> the first row-level outcome (in suite order) that caught it."""
+    caught: dict[int, Outcome] = {}
+    if report.critical_failures:
+        return caught  # the night stops; the staged data stays as it was, for inspection
+    for outcome in report.outcomes:
+        for row in outcome.rows:
+            caught.setdefault(row, outcome)
+    return caught
+
+
+def split_rows(
+    table: pa.Table,
+    report: ValidationReport,
+    cfg: ValidateConfig,
+    checked: pa.Table | None = None,
+) -> Split:
+    """(kept, quarantined) of `table` by the row-level outcomes of `report`; counts them.
+
+    `checked` is the table the suite saw (with the metric columns), for the caught values.
+    """
+    seen = checked if checked is not None else table
+    caught = rows_to_set_aside(report)
+    report.quarantined = len(caught)
+    report.reasons = {}
+    if not caught:
+        return Split(table, QUARANTINED.empty_table())
+    bad: list[dict[str, Any]] = []
+    for position in sorted(caught):
+        outcome = caught[position]
+        outcome.quarantined += 1
+        reason = str(outcome.quarantine)
+        report.reasons[reason] = report.reasons.get(reason, 0) + 1
+        row = {
+            name: table.column(name)[position].as_py()
+            for name in ("doc_id", "source_path", "record_index", "url", "raw_sha256")
+            if name in table.column_names
+        }
+        column = outcome.expectation.partition("(")[2].rstrip(")")
+        value = seen.column(column)[position].as_py() if column in seen.column_names else None
+        bad.append(
+            row
+            | {
+                "reason": reason,
+                "detail": f"{report.dataset}.{column} = {_plain(value)!s}"[:300],
+                "expectation": outcome.expectation,
+                "size_bytes": (
+                    table.column("body_bytes")[position].as_py()
+                    if "body_bytes" in table.column_names
+                    else None
+                ),
+            }
+        )
+    report.reasons = dict(sorted(report.reasons.items()))
+    mask = pa.array([i not in caught for i in range(table.num_rows)], pa.bool_())
+    quarantined = quarantine_rows(bad, stage=STAGE, run_id=cfg.run_id, at=cfg.run_started_at)
+    return Split(table.filter(mask), quarantined)
+
+
+def validate_batch(
+    table: pa.Table, suite: Any, dataset: str, cfg: ValidateConfig, rows_in: int
+) -> tuple[ValidationReport, Split, Any]:
+    """Metrics, suite and row split for one dataset: the pure core of `validate_task`."""
+    checked = with_metrics(table, cfg.quality) if dataset in TEXT_DATASETS else table
+    report, result = validate_table(checked, suite, dataset, suite_parameters(cfg, rows_in))
+    return report, split_rows(table, report, cfg, checked), result
 
 
 def gate(report: ValidationReport) -> None:
@@ -206,35 +512,146 @@ def gate(report: ValidationReport) -> None:
         )
 
 
+# --------------------------------------------------------------------------- results, Data Docs
+
+
+def _result_key(suite: str, dataset: str, run_id: str, started: datetime) -> Any:
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    return ValidationResultIdentifier(
+        ExpectationSuiteIdentifier(suite),
+        RunIdentifier(run_name=run_id, run_time=started),
+        dataset,
+    )
+
+
+def store_result(result: Any, layout: io.Layout, cfg: ValidateConfig, dataset: str) -> str:
+    """Keep GX's validation result (without the bulky row lists) next to the run record."""
+    for item in result.results:
+        for key in _BULKY:
+            (item.result or {}).pop(key, None)
+    key = _result_key(result.suite_name, dataset, cfg.run_id, cfg.run_started_at)
+    store = _gx_context(results_dir=layout.validation_results).validation_results_store
+    store.set(key, result)
+    written = sorted((layout.validation_results / dataset / cfg.run_id).rglob("*.json"))
+    return str(written[-1]) if written else ""
+
+
+def build_docs(layout: io.Layout, cfg: ValidateConfig, datasets: list[str]) -> str:
+    """Render this run's stored results as GX Data Docs; returns the index page's path."""
+    context = _gx_context(results_dir=layout.validation_results, docs_dir=layout.docs)
+    keys = [_result_key(d, d, cfg.run_id, cfg.run_started_at) for d in datasets]
+    stored = set(context.validation_results_store.list_keys())
+    context.build_data_docs(resource_identifiers=[k for k in keys if k in stored])
+    return str(layout.docs / "index.html")
+
+
 # --------------------------------------------------------------------------- Prefect task
 
 
-# NO_CACHE: the staged data behind `path` changes between runs while the arguments do not.
-@task(name="validate", cache_policy=NO_CACHE)
-def validate_task(dataset: str, paths: list[str], suite_path: str) -> ValidationReport:
-    """Validate the staged dataset (the union of the partitions at `paths`) with its suite."""
+def _read(dataset: str, paths: list[Path]) -> tuple[pa.Table, list[Outcome]]:
     schema = DATASETS[dataset]
-    suite = load_suite(io.read_json(Path(suite_path)), schema)
-    columns = [
-        f.name
-        for f in schema
-        if not (pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type))
-    ]
-    parts = [io.read_table(Path(p), columns=columns) for p in paths if Path(p).exists()]
+    columns = _scalar_columns(schema)
+    parts: list[pa.Table] = []
+    checks: list[Outcome] = []
+    for path in paths:
+        if not path.exists():
+            continue
+        checks.append(schema_outcome(ds.dataset(path, format="parquet").schema, schema))
+        if checks[-1].success:
+            parts.append(io.read_table(path, columns=columns))
     target = pa.schema([schema.field(name) for name in columns])
-    table = (
-        pa.concat_tables([p.select(columns).cast(target) for p in parts])
-        if parts
-        else target.empty_table()
-    )
-    report = validate_table(table, suite, dataset)
-    get_run_logger().info(
-        "validate %s: %s (%d rows, %d expectations, %d critical failures, %d warnings)",
+    table = pa.concat_tables(parts) if parts else target.empty_table()
+    failed = [c for c in checks if not c.success]
+    return table, failed or checks[:1] or [schema_outcome(schema, schema)]
+
+
+def _rewrite_without(layout: io.Layout, dataset: str, doc_ids: list[str]) -> int:
+    """Drop the set-aside documents from the staged dataset, streaming (bodies can be large)."""
+    path = layout.staged(dataset)
+    drop = pa.array(doc_ids, pa.string())
+
+    def kept() -> Any:
+        for batch in io.iter_batches(path, batch_rows=1024):
+            yield batch.filter(pc.invert(pc.is_in(batch.column("doc_id"), value_set=drop)))
+
+    return io.write_partition(layout.data_dir, path, kept(), DATASETS[dataset]).rows
+
+
+# NO_CACHE: the staged data behind `paths` changes between runs while the arguments do not.
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_task(
+    dataset: str,
+    paths: list[str],
+    suite_path: str,
+    layout: io.Layout,
+    cfg: ValidateConfig,
+    rows_in: int,
+) -> ValidationReport:
+    """Validate the staged dataset (the union of `paths`); set aside the rows checks caught.
+
+    Caught rows are removed from the staged dataset and written to the staged quarantine of
+    `validate_<dataset>`, so the next stage never reads them and publish gathers them.
+    """
+    started = time.monotonic()
+    logger = get_run_logger()
+    suite = load_suite(io.read_json(Path(suite_path)), validated_schema(dataset))
+    table, schema_checks = _read(dataset, [Path(p) for p in paths])
+    if table.num_rows == 0:
+        # A night with nothing new is normal for a re-ingest. Aggregate expectations (a mean, a
+        # share) have no value on no rows and would fail it, so an empty dataset is reported as
+        # such (only its schema checked) and whatever an earlier run of the night set aside is
+        # replaced by nothing.
+        report = ValidationReport(dataset=dataset, suite=suite.name, rows=0)
+        report.outcomes[:0] = [o for o in schema_checks if not o.success]
+        if dataset not in NO_ROW_QUARANTINE:
+            io.write_partition(
+                layout.data_dir,
+                layout.staged_quarantine(quarantine_stage(dataset)),
+                [],
+                QUARANTINED,
+            )
+        logger.info("validate %s: no rows tonight", dataset)
+        return report
+    report, split, result = validate_batch(table, suite, dataset, cfg, rows_in)
+    report.outcomes[:0] = schema_checks
+    if split.quarantined.num_rows:
+        _rewrite_without(layout, dataset, split.quarantined.column("doc_id").to_pylist())
+    if dataset not in NO_ROW_QUARANTINE:
+        # Written even when empty: a re-run of the night must replace what an earlier run set
+        # aside, or publish would gather stale rows.
+        io.write_partition(
+            layout.data_dir,
+            layout.staged_quarantine(quarantine_stage(dataset)),
+            [split.quarantined],
+            QUARANTINED,
+        )
+    report.result_path = store_result(result, layout, cfg, dataset)
+    report.seconds = round(time.monotonic() - started, 3)
+    logger.info(
+        "validate %s: %s (%d rows, %d expectations, %d critical failures, %d warnings, "
+        "%d rows set aside)",
         dataset,
         report.status,
         report.rows,
         len(report.outcomes),
         len(report.critical_failures),
         len(report.warnings),
+        report.quarantined,
     )
     return report
+
+
+def quarantine_stage(dataset: str) -> str:
+    """The staged-quarantine folder name of rows a check set aside from `dataset`."""
+    return f"{STAGE}_{dataset}"
+
+
+# NO_CACHE: the docs reflect files on disk written by this run.
+@task(name="data-docs", cache_policy=NO_CACHE)
+def docs_task(layout: io.Layout, cfg: ValidateConfig, datasets: list[str]) -> str:
+    return build_docs(layout, cfg, datasets)

@@ -177,6 +177,131 @@ def test_a_critical_failure_publishes_nothing_and_names_the_expectation(tmp_path
     assert any(r["status"] == "failed" and "text_length" in r["error"] for r in failed)
 
 
+# Text whose bytes a decoder lost: U+FFFD where letters were (written here, fictional).
+LOST = "The Velmora ferry board met on Tuesday to discuss the winter timetable and the new crew."
+
+
+def _lost_text(n: int) -> str:
+    return LOST.replace("e", "\ufffd") + f" Notice {n}.\n"
+
+
+def _inbox_with(tmp: Path, broken: int, *, sample: bool) -> Path:
+    inbox = tmp / "inbox"
+    if sample:
+        shutil.copytree(Path(__file__).parent.parent / "data" / "inbox", inbox)
+    for i in range(broken):
+        path = inbox / "lost" / f"notice-{i}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_lost_text(i), "utf-8")
+    return inbox
+
+
+def test_a_few_bad_rows_are_quarantined_and_the_rest_published(tmp_path, sample_run):
+    _, sample_record = sample_run
+    data = tmp_path / "data"
+    record = nightly_ingest(
+        inbox=str(_inbox_with(tmp_path, 1, sample=True)),
+        data_dir=str(data),
+        run_date=NIGHT,
+        workers=1,
+    )
+    assert record["status"] == "completed"
+    inv = record["invariant"]
+    assert inv["input"] == 13 and inv["holds"]
+    assert (inv["articles"], inv["duplicates"]) == (
+        sample_record["invariant"]["articles"],
+        sample_record["invariant"]["duplicates"],
+    )
+    quarantine = ds.dataset(data / "quarantine", partitioning="hive").to_table().to_pylist()
+    caught = [q for q in quarantine if q["stage"] == "validate"]
+    assert [(q["source_path"], q["reason"], q["expectation"]) for q in caught] == [
+        (
+            "lost/notice-0.txt",
+            "undecodable_text",
+            "expect_column_values_to_be_between(replacement_rate)",
+        )
+    ]
+    published = ds.dataset(data / "curated/articles", partitioning="hive").to_table()
+    assert "lost/notice-0.txt" not in published.column("source_path").to_pylist()
+    # The next stage never saw the row: it was removed from the staged dataset.
+    repaired = ds.dataset(data / f"staged/repaired/run_date={NIGHT}").to_table()
+    assert "lost/notice-0.txt" not in repaired.column("source_path").to_pylist()
+    assert record["validations"]["extracted"]["quarantined"] == 1
+    assert record["validations"]["extracted"]["status"] == "pass"
+
+
+def test_a_night_of_undecodable_text_publishes_nothing(tmp_path, sample_run):
+    data_src, _ = sample_run
+    data = tmp_path / "data"
+    shutil.copytree(data_src, data)
+    before = _files(data / "curated") | {
+        f"q/{k}": v for k, v in _files(data / "quarantine").items()
+    }
+    with pytest.raises(
+        QualityGateError, match=r"expect_column_values_to_be_between\(replacement_rate\)"
+    ):
+        nightly_ingest(
+            inbox=str(_inbox_with(tmp_path, 4, sample=False)),
+            data_dir=str(data),
+            run_date=NIGHT,
+            workers=1,
+        )
+    after = _files(data / "curated") | {f"q/{k}": v for k, v in _files(data / "quarantine").items()}
+    assert after == before
+    failed = [json.loads(p.read_text()) for p in (data / "runs").glob("*.json")]
+    failed = [r for r in failed if r["status"] == "failed"]
+    assert len(failed) == 1 and "replacement_rate" in failed[0]["error"]
+    assert failed[0]["validations"]["extracted"]["status"] == "fail"
+
+
+def test_results_docs_and_artifacts_show_the_night(sample_run):
+    data, record = sample_run
+    for dataset, report in record["validations"].items():
+        stored = json.loads(Path(report["result_path"]).read_text())
+        assert stored["suite_name"] == dataset
+        assert len(stored["results"]) == len(report["outcomes"]) - 1  # + arrow_schema_exact
+        assert Path(report["result_path"]).is_relative_to(data / "runs")
+    index = (data / "docs" / "index.html").read_text()
+    assert record["run_id"] in index
+    pages = list((data / "docs" / "validations").rglob("*.html"))
+    assert {p.parent.parent.parent.name for p in pages} >= set(record["validations"])
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = {
+            a.key: a
+            for a in client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=["nightly-stages", "nightly-summary"])
+                )
+            )
+            if record["run_id"] in (a.description or "")
+        }
+    assert set(found) == {"nightly-stages", "nightly-summary"}
+    summary = str(found["nightly-summary"].data)
+    assert "| extracted | pass | critical | `expect_column_values_to_be_unique(doc_id)`" in summary
+    stages = json.loads(found["nightly-stages"].data)
+    assert [r["stage"] for r in stages] == ["ingest", "extract", "repair", "dedup"]
+    assert stages[0]["top reasons"] == "bad_gzip (1), warc_not_document (1)"
+
+
+def test_report_command_summarises_the_runs(sample_run, capsys):
+    from flows.cli import main
+
+    data, record = sample_run
+    assert main(["report", "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert record["run_id"] in out and "completed" in out
+    page = (data / "docs" / "report.html").read_text()
+    assert (
+        "<svg" in page
+        and "<script" not in page
+        and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
+
+
 def test_seed_reports(tmp_path, seeds_dir):
     record = nightly_ingest(inbox=str(seeds_dir), data_dir=str(tmp_path), run_date=NIGHT)
     assert record["status"] == "completed"

@@ -1,11 +1,12 @@
 import copy
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from tasks.schema import DATASETS
+from tasks.schema import DATASETS, validated_schema
 from tasks.validate import QualityGateError, SuiteError, gate, load_suite, validate_table
 from tests.builders import quarantine_like
 
@@ -25,7 +26,7 @@ def test_there_is_a_suite_for_every_staged_dataset():
 def test_every_suite_loads_whole_and_names_only_schema_columns(path):
     spec = json.loads(path.read_text("utf-8"))
     assert spec["name"] == path.stem
-    suite = load_suite(spec, DATASETS[path.stem])
+    suite = load_suite(spec, validated_schema(path.stem))
     assert len(suite.expectations) == len(spec["expectations"])
     for item in spec["expectations"]:
         assert item["meta"]["why"]
@@ -53,7 +54,7 @@ def test_a_column_outside_the_schema_fails_loudly():
 
 
 def _report_for(spec: dict, table: pa.Table):
-    return validate_table(table, load_suite(spec, DATASETS["quarantined"]), "quarantined")
+    return validate_table(table, load_suite(spec, DATASETS["quarantined"]), "quarantined")[0]
 
 
 def test_critical_failure_gates_and_names_the_expectation_warning_does_not():
@@ -79,3 +80,164 @@ def test_critical_failure_gates_and_names_the_expectation_warning_does_not():
 
 def test_a_clean_table_passes():
     assert _report_for(_spec("quarantined"), quarantine_like(2)).status == "pass"
+
+
+# --------------------------------------------------------------------------- row-level checks
+
+from datetime import UTC, datetime  # noqa: E402
+
+from tasks.validate import (  # noqa: E402
+    ValidateConfig,
+    schema_outcome,
+    validate_batch,
+)
+from tests.builders import extracted, extracted_row, repaired  # noqa: E402
+from tests.conftest import RUN_ID, STARTED  # noqa: E402
+
+CFG = ValidateConfig(run_id=RUN_ID, run_started_at=STARTED)
+STORY = (
+    "The Velmora harbour board approved the new ferry timetable on Tuesday, after a "
+    "month of complaints from island commuters about cancelled morning crossings. The "
+    "first boat will now leave at six, and a second crew joins the service in April."
+)
+
+
+def _suite(name: str):
+    return load_suite(_spec(name), validated_schema(name))
+
+
+def _night(n: int) -> list[dict]:
+    return [extracted_row(f"doc{i}", f"{STORY} Item {i}.") for i in range(n)]
+
+
+def test_a_few_bad_rows_are_set_aside_with_reason_and_expectation_and_the_rest_kept():
+    rows = _night(8)
+    rows[2]["text"] = rows[2]["text"].replace("a", "\ufffd")
+    rows[5]["published_at"] = datetime(2027, 1, 1, tzinfo=UTC)
+    table = extracted(rows)
+    report, split, _ = validate_batch(table, _suite("extracted"), "extracted", CFG, rows_in=8)
+    gate(report)  # two rows in eight is below the critical share: the night goes on
+    assert split.kept.column("doc_id").to_pylist() == [
+        f"doc{i}" for i in range(8) if i not in (2, 5)
+    ]
+    assert split.kept.schema == table.schema
+    bad = {r["doc_id"]: r for r in split.quarantined.to_pylist()}
+    assert set(bad) == {"doc2", "doc5"}
+    assert bad["doc2"]["reason"] == "undecodable_text"
+    assert bad["doc2"]["expectation"] == "expect_column_values_to_be_between(replacement_rate)"
+    assert re.fullmatch(r"extracted\.replacement_rate = \d+\.\d+", bad["doc2"]["detail"])
+    assert bad["doc5"]["reason"] == "published_in_future"
+    assert "2027-01-01" in bad["doc5"]["detail"]
+    assert {r["stage"] for r in bad.values()} == {"validate"}
+    assert {r["run_id"] for r in bad.values()} == {RUN_ID}
+    assert report.quarantined == 2
+    assert report.reasons == {"published_in_future": 1, "undecodable_text": 1}
+
+
+def test_a_text_column_full_of_lost_characters_stops_the_night_and_sets_nothing_aside():
+    rows = _night(5)
+    for row in rows:
+        row["text"] = row["text"].replace("e", "\ufffd")
+    report, split, _ = validate_batch(
+        extracted(rows), _suite("extracted"), "extracted", CFG, rows_in=5
+    )
+    assert report.status == "fail"
+    with pytest.raises(
+        QualityGateError, match=r"expect_column_values_to_be_between\(replacement_rate\)"
+    ):
+        gate(report)
+    assert split.quarantined.num_rows == 0 and split.kept.num_rows == 5
+
+
+def test_a_duplicated_doc_id_stops_the_night():
+    rows = _night(4)
+    rows[3]["doc_id"] = rows[0]["doc_id"]
+    report, _, _ = validate_batch(extracted(rows), _suite("extracted"), "extracted", CFG, 4)
+    with pytest.raises(QualityGateError, match=r"expect_column_values_to_be_unique\(doc_id\)"):
+        gate(report)
+
+
+def test_too_few_texts_out_of_extraction_stops_the_night():
+    report, _, _ = validate_batch(extracted(_night(3)), _suite("extracted"), "extracted", CFG, 10)
+    failed = [o.expectation for o in report.critical_failures]
+    assert failed == ["expect_table_row_count_to_be_between[min rows_in * 0.5]"]
+    assert [o.expectation for o in report.warnings] == [
+        "expect_table_row_count_to_be_between[min rows_in * 0.9]"
+    ]
+
+
+def test_mojibake_left_after_repair_is_set_aside():
+    rows = _night(6)
+    scores = [0.0, 0.0, 12.5, 0.0, 0.0, 0.0]
+    for row, score in zip(rows, scores, strict=True):
+        row["mojibake_score"] = score
+    report, split, _ = validate_batch(repaired(rows), _suite("repaired"), "repaired", CFG, 6)
+    gate(report)
+    assert [r["reason"] for r in split.quarantined.to_pylist()] == ["mojibake_after_repair"]
+    assert split.quarantined.column("doc_id").to_pylist() == ["doc2"]
+
+
+def test_language_mix_and_residue_are_warnings_only():
+    rows = _night(5)
+    for row in rows:
+        row["text"] += "\nBack to top"
+    report, split, _ = validate_batch(extracted(rows), _suite("extracted"), "extracted", CFG, 5)
+    assert [o.expectation for o in report.warnings] == [
+        "expect_column_values_to_be_between(boilerplate_hits)"
+    ]
+    gate(report)
+    assert split.quarantined.num_rows == 0
+
+
+def test_schema_outcome_names_missing_extra_and_retyped_columns():
+    expected = pa.schema([("a", pa.string()), ("b", pa.int32())])
+    assert schema_outcome(expected, expected).success
+    bad = schema_outcome(pa.schema([("a", pa.large_string()), ("c", pa.int32())]), expected)
+    assert not bad.success and bad.severity == "critical"
+    assert "missing ['b']" in bad.observed and "extra ['c']" in bad.observed
+    assert "a: large_string" in bad.observed
+    swapped = schema_outcome(pa.schema([("b", pa.int32()), ("a", pa.string())]), expected)
+    assert swapped.observed == "column order differs"
+
+
+def test_suite_checks_fail_loudly_on_parameters_and_misplaced_quarantine():
+    spec = _spec("extracted")
+    spec["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "text_length", "max_value": {"$PARAMETER": "max_len"}},
+            "meta": {"why": "typo in a parameter"},
+        }
+    )
+    with pytest.raises(SuiteError, match="max_len"):
+        load_suite(spec, validated_schema("extracted"))
+
+    spec = _spec("extracted")
+    spec["expectations"].append(
+        {
+            "type": "expect_column_mean_to_be_between",
+            "kwargs": {"column": "text_length", "min_value": 1},
+            "meta": {"why": "a mean cannot name rows", "quarantine": "short"},
+        }
+    )
+    with pytest.raises(SuiteError, match="cannot name rows"):
+        load_suite(spec, validated_schema("extracted"))
+
+    spec = _spec("deduped")
+    spec["expectations"][1]["meta"]["quarantine"] = "orphan"
+    with pytest.raises(SuiteError, match="never set aside"):
+        load_suite(spec, validated_schema("deduped"))
+
+
+def test_every_quarantine_reason_is_listed_in_the_module_docstring():
+    import tasks.validate as module
+
+    reasons = {
+        item["meta"]["quarantine"]
+        for path in SUITES.glob("*.json")
+        for item in json.loads(path.read_text("utf-8"))["expectations"]
+        if item["meta"].get("quarantine")
+    }
+    assert reasons
+    for reason in reasons:
+        assert f"`{reason}`" in module.__doc__
