@@ -80,11 +80,14 @@ def test_copies_are_linked_and_different_reports_kept(sample_run):
         + ds.dataset(data / "curated/duplicates", partitioning="hive").to_table().to_pylist()
     )
     cluster = {(r["source_path"], r["record_index"]): r["cluster_id"] for r in rows}
+    method = {(r["source_path"], r["record_index"]): r.get("method") for r in rows}
     barrier = {
         cluster[("plain/velmora-barrier-cpa.txt", 0)],
         cluster[("html/harbourdaily-velmora-barrier.html", 0)],
         cluster[("feeds/partner-feed.jsonl", 0)],
+        cluster[("html/velmora-barrier-fr.html", 0)],  # the French translation
     }
+    assert method[("html/velmora-barrier-fr.html", 0)] == "translation"
     library = {
         cluster[("html/velmora-library-reopens.html", 0)],
         cluster[("feeds/partner-feed.jsonl", 1)],
@@ -137,7 +140,9 @@ def test_repairs_and_extraction_show_in_the_output(sample_run):
         "Saturday, March 14",
     ):
         assert junk not in protest["text"]
-    assert rows["html/velmora-barrier-fr.html"]["lang"] == "fr"
+    copies = ds.dataset(data / "curated/duplicates", partitioning="hive").to_table().to_pylist()
+    french = [r for r in copies if r["source_path"] == "html/velmora-barrier-fr.html"]
+    assert [r["lang"] for r in french] == ["fr"]  # linked as a translation of the report
 
 
 def test_a_critical_failure_publishes_nothing_and_names_the_expectation(tmp_path, sample_run):
