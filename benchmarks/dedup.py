@@ -145,15 +145,32 @@ def write_preds(path: Path, pairs: list[tuple[str, str]]) -> None:
             f.write(json.dumps({"doc_id": doc, "cluster_id": cluster}) + "\n")
 
 
-def run_ours(repaired_dir: Path, preds: Path, workers: int) -> dict[str, Any]:
+def load_text(text_dir: Path) -> Any:
+    """The staged text as REPAIRED rows (an `extracted` dataset gets empty repair columns)."""
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
-    from tasks.dedup import DedupConfig, dedup_night
+    from tasks.schema import REPAIRED
 
-    table = ds.dataset(repaired_dir, format="parquet").to_table()
+    table = ds.dataset(text_dir, format="parquet").to_table()
+    if "repairs" not in table.column_names:
+        table = table.append_column(
+            "repairs", pa.nulls(table.num_rows, REPAIRED.field("repairs").type)
+        ).append_column("mojibake_score", pa.array([0.0] * table.num_rows, pa.float64()))
+    return table
+
+
+def run_ours(data_dir: Path, text_dir: Path, preds: Path, workers: int) -> dict[str, Any]:
+    from tasks import io
+    from tasks.dedup import DedupConfig, dedup_night, night_tags
+
+    table = load_text(text_dir)
+    night = text_dir.name.split("=", 1)[1]
     start = time.perf_counter()
+    # What the stage does: read the page templates' tags from the staged bodies, then cluster.
+    tags = night_tags(io.Layout(data_dir, night), table.column("doc_id").to_pylist())
     cfg = DedupConfig(run_id="benchmark", workers=workers)
-    result = dedup_night(table, cfg, run_date="2000-01-01")
+    result = dedup_night(table, cfg, run_date="2000-01-01", tags=tags)
     seconds = time.perf_counter() - start
     rows = result.deduped.select(["source_path", "cluster_id"]).to_pylist()
     write_preds(preds, [(doc_id_of(r["source_path"]), r["cluster_id"]) for r in rows])
@@ -221,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, required=True, help="data dir of a wiredesk run")
     ap.add_argument("--run-date", default=None, help="night of that run (default: the only one)")
     ap.add_argument("--competitors-python", default="/tmp/bench-venv/bin/python")
+    ap.add_argument(
+        "--text",
+        default="repaired",
+        choices=["repaired", "extracted"],
+        help="staged dataset whose text is compared (default: repaired, as in the pipeline)",
+    )
     ap.add_argument("--skip", nargs="*", default=[], help="systems to leave out")
     ap.add_argument("--evaluate-run", action="store_true", help="also score the published run")
     args = ap.parse_args(argv)
@@ -229,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if not labels.is_dir():
         print(f"{labels} is absent: nothing to measure", file=sys.stderr)
         return 2
-    staged = args.data_dir / "staged" / "repaired"
+    staged = args.data_dir / "staged" / args.text
     nights = sorted(p.name for p in staged.glob("run_date=*"))
     night = f"run_date={args.run_date}" if args.run_date else (nights[-1] if nights else "")
     repaired = staged / night
@@ -254,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(json.dumps({"id": doc_id_of(r["source_path"]), "text": r["text"]}) + "\n")
         for workers in (1, 2):
             preds = work / f"wiredesk-{workers}.jsonl"
-            timing = run_ours(repaired, preds, workers)
+            timing = run_ours(args.data_dir, repaired, preds, workers)
             name = f"wiredesk dedup ({workers} process{'es' if workers > 1 else ''})"
             lines.append(row(name, score(labels, preds), timing, docs))
         for system in ("rensa", "datatrove"):

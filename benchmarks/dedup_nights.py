@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     import pyarrow.dataset as ds
 
-    from benchmarks.dedup import doc_id_of, score, write_preds
+    from benchmarks.dedup import doc_id_of, load_text, score, write_preds
     from tasks import io
     from tasks.schema import REPAIRED
 
@@ -52,13 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--nights", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--text", default="repaired", choices=["repaired", "extracted"])
     args = ap.parse_args(argv)
     labels = ROOT.parent / "shared" / "data" / "syndication" / args.set
-    staged = sorted((args.data_dir / "staged" / "repaired").glob("run_date=*"))
+    staged = sorted((args.data_dir / "staged" / args.text).glob("run_date=*"))
     if not staged or not labels.is_dir():
         print("need a wiredesk run's staged/repaired and the benchmark labels", file=sys.stderr)
         return 2
-    table = ds.dataset(staged[-1], format="parquet").to_table()
+    table = load_text(staged[-1])
     ids = table.column("doc_id").to_pylist()
     night_of = [int(hashlib.sha256(d.encode()).hexdigest(), 16) % args.nights for d in ids]
     print(
@@ -76,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
             part = table.filter(mask)
             layout = io.Layout(data, date)
             io.write_partition(data, layout.staged("repaired"), [part], REPAIRED)
+            # The page templates come from the staged bodies, as in the pipeline.
+            ingested = args.data_dir / "staged" / "ingested" / staged[-1].name
+            if ingested.is_dir():
+                target = layout.staged("ingested")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if not target.exists():
+                    target.symlink_to(ingested.resolve(), target_is_directory=True)
             out = subprocess.run(
                 [sys.executable, str(script), str(ROOT), str(data), date, str(args.workers)],
                 capture_output=True,

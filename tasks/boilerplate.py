@@ -1,7 +1,7 @@
 """Site templates for dedup: text a site repeats on its pages is its chrome, not a report.
 
-Input: per document its `site` (from the URL, when known), the links of its HTML page (`href`
-and `src` values, see `page_links`; none for plain text) and its sorted shingle hashes. Output:
+Input: per document its `site` (from the URL, when known), the opening tags of its HTML page
+(see `page_tags`; none for plain text) and its sorted shingle hashes. Output:
 per document its "core" shingles: the shingles minus those that another page of the same
 template group also has.
 
@@ -10,11 +10,11 @@ blurb), or returns the chrome alone, every page of that site carries the same bl
 containment would merge unrelated reports that wear the same chrome (on the `large` syndication
 set, before this rule, it chained the corpus into one cluster). A site does not publish the same
 report twice, so text that two of its pages share is template. Template groups: pages with the
-same `site`, joined with pages whose link sets mostly coincide (the same navigation, scripts and
-style sheets: the same site's template even when no URL names the site). Pages with neither
-stay alone (grouping plain-text copies by shared junk lines was tried and dropped: copies of one
-report that shared a generic line lost their whole text). Pure, deterministic; quarantines
-nothing.
+same `site`, joined with pages whose sets of opening tags mostly coincide (the same navigation
+links, classes, scripts and fonts: the same site's template even when no URL names the site).
+Pages with neither stay alone (grouping plain-text copies by shared junk lines was tried and
+dropped: copies of one report that shared a generic line lost their whole text). Pure,
+deterministic; quarantines nothing.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ import numpy as np
 from tasks.linking import UnionFind, candidate_pairs, overlap
 from tasks.signatures import U64, TokenHasher
 
-_LINK = re.compile(rb"""(?:href|src)\s*=\s*["']([^"'#\s][^"'\s]{0,300})["']""", re.IGNORECASE)
+# An opening tag with attributes: `<a href="/about">`, `<div class="sidebar">`, `<font face=..>`.
+_TAG = re.compile(rb"<[a-zA-Z][a-zA-Z0-9]*\s[^<>]{3,300}>")
 # A page's template is in its head and navigation; the first 2 MB hold it on every page we saw.
 MAX_PAGE_BYTES = 2_000_000
-# Same-template pages of the `large` syndication set share 20-150 links, 50-100% of them (each
+# Same-template pages of the `large` syndication set share 7-300 tags, 50-100% of them (each
 # page's own URL and its #anchors differ); pages of two sites share a handful (social buttons, a
-# CDN script). 8 shared links and 40% of the smaller set sits between the two; a page with
-# fewer links (a bare template with 3) must share all of them, and at least 3.
+# CDN script, `<font size="3">`). 8 shared tags and 40% of the smaller set sits between the two;
+# a page with fewer tags (a bare template with 7) must share all of them, and at least 3.
 MIN_SHARED_LINKS = 8
 MIN_LINK_CONTAINMENT = 0.4
 MIN_LINKS = 3
@@ -42,16 +43,17 @@ MIN_LINKS = 3
 MAX_LINK_PAGES_SHARE = 0.05
 
 
-def page_links(body: bytes | None) -> list[str]:
-    """Sorted distinct `href`/`src` values of an HTML page (fragments and blanks left out)."""
+def page_tags(body: bytes | None) -> list[str]:
+    """Sorted distinct opening tags with attributes of an HTML page (links, classes, fonts,
+    generator): what a site's template repeats on every page, whatever the article."""
     if not body:
         return []
-    found = {m.decode("latin-1") for m in _LINK.findall(body[:MAX_PAGE_BYTES])}
-    return sorted(found)
+    # Byte-exact tags: pages of one template write them identically; no need to normalise.
+    return sorted({tag.decode("latin-1") for tag in set(_TAG.findall(body[:MAX_PAGE_BYTES]))})
 
 
 def template_groups(
-    sites: Sequence[str | None], links: Sequence[Sequence[str]] | None = None
+    sites: Sequence[str | None], tags: Sequence[Sequence[str]] | None = None
 ) -> list[int | None]:
     """Group number per document (None: alone), from shared sites and shared link sets."""
     n = len(sites)
@@ -64,9 +66,9 @@ def template_groups(
             if j != i:
                 uf.union(i, j)
                 member[i] = member[j] = True
-    if links is not None and any(links):
+    if tags is not None and any(tags):
         hasher = TokenHasher()
-        sets = [np.unique(hasher(list(page))) if page else np.empty(0, np.uint64) for page in links]
+        sets = [np.unique(hasher(list(page))) if page else np.empty(0, np.uint64) for page in tags]
         keys = np.concatenate(sets)
         owners = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s in enumerate(sets)])
         values, counts = np.unique(keys, return_counts=True)

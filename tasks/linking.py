@@ -140,16 +140,17 @@ class AnchorIndex:
     def weight(self, anchor: str) -> float:
         return math.log((self.n + 1) / self.df.get(anchor, 1))
 
-    def agreement(self, a: frozenset[str], b: frozenset[str]) -> tuple[float, int]:
-        """IDF-weighted share of the smaller profile found in the other, and the shared count."""
+    def agreement(self, a: frozenset[str], b: frozenset[str]) -> tuple[float, float, int]:
+        """IDF-weighted share of the smaller and of the larger profile found in the other, and
+        the shared count."""
         shared = a & b
         if not shared:
-            return 0.0, 0
+            return 0.0, 0.0, 0
         wa = sum(self.weight(x) for x in a)
         wb = sum(self.weight(x) for x in b)
         ws = sum(self.weight(x) for x in shared)
-        small = min(wa, wb)
-        return (ws / small if small > 0 else 0.0), len(shared)
+        small, large = min(wa, wb), max(wa, wb)
+        return (ws / small if small > 0 else 0.0), (ws / large if large > 0 else 0.0), len(shared)
 
 
 def close_in_time(a: datetime | None, b: datetime | None, window: timedelta) -> bool:

@@ -181,7 +181,7 @@ def test_later_nights_join_published_clusters_and_keep_their_ids(tmp_path):
         tmp_path,
         "2026-03-15",
         [
-            extracted_row("b", REPORT.split("\n")[0] + JUNK),  # a truncated copy of "a"
+            extracted_row("b", "\n".join(REPORT.split("\n")[:2])),  # a truncated copy of "a"
             extracted_row("fr", REPORT_FR, lang="fr"),
             extracted_row("new", OTHER.replace("Fishers", "Sailors") + " They left at dawn."),
         ],

@@ -60,7 +60,7 @@ def test_anchor_agreement_weights_rare_anchors():
         frozenset({"#2019", "ostmere", "tollefsen", "z"}),
     ]
     index = AnchorIndex(profiles)
-    strong, shared = index.agreement(profiles[0], profiles[3])
-    weak, _ = index.agreement(profiles[1], profiles[2])
-    assert shared == 3 and strong > 0.9
+    strong, strong_larger, shared = index.agreement(profiles[0], profiles[3])
+    weak, _, _ = index.agreement(profiles[1], profiles[2])
+    assert shared == 3 and strong > 0.9 and 0.3 < strong_larger < strong
     assert weak < 0.2  # only the year everybody mentions

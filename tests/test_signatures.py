@@ -13,6 +13,7 @@ from tasks.signatures import (
 def test_normalise_folds_case_width_and_punctuation():
     assert normalise("Ｔhe PIER’s “new” roof, 2026!") == ["the", "pier", "s", "new", "roof", "2026"]
     assert content_hash(normalise("A  b\u00a0c.")) == content_hash(normalise("a b c"))
+    assert normalise("ex\u00adam\u200bple") == ["example"]
 
 
 def test_shingles_are_stable_and_order_sensitive():
