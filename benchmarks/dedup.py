@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -44,83 +43,106 @@ SHARED = ROOT.parent / "shared"
 SCORER = SHARED / "tools" / "score_dedup.py"
 
 COMPETITORS = r"""
-import json, re, sys, time, unicodedata, resource
-system, texts_path, out_path, work = sys.argv[1:5]
-docs = [json.loads(l) for l in open(texts_path, encoding="utf-8")]
-WORD = re.compile(r"\w+", re.UNICODE)
-def shingles(text):
-    toks = WORD.findall(unicodedata.normalize("NFKC", text).casefold())
-    return [" ".join(toks[i:i + 5]) for i in range(max(1, len(toks) - 4))] if toks else []
-clusters = {}
-if system == "rensa":
-    from rensa import RMinHash, RMinHashLSH
-    start = time.perf_counter()
-    lsh = RMinHashLSH(threshold=0.7, num_perm=128, num_bands=16)
-    sigs = {}
-    for i, d in enumerate(docs):
-        sh = shingles(d["text"])
-        if not sh:
-            continue
-        m = RMinHash(num_perm=128, seed=42)
-        m.update(sh)
-        sigs[i] = m
-        lsh.insert(i, m)
-    parent = list(range(len(docs)))
-    def find(x):
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-    for i, m in sigs.items():
-        for j in lsh.query(m):
-            a, b = find(i), find(j)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
-    clusters = {d["id"]: find(i) for i, d in enumerate(docs)}
-    seconds = time.perf_counter() - start
-elif system == "datatrove":
-    import os
-    from datatrove.executor.local import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets,
-        MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature)
-    from datatrove.pipeline.readers import JsonlReader
-    from datatrove.pipeline.writers import JsonlWriter
-    inp = os.path.join(work, "input")
-    os.makedirs(inp, exist_ok=True)
-    with open(os.path.join(inp, "docs.jsonl"), "w", encoding="utf-8") as f:
+import json, re, sys, time, unicodedata
+
+
+def peak_rss_mb():
+    # VmHWM starts afresh at exec (ru_maxrss would carry the forking parent's peak over).
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# A main guard: datatrove's executor starts processes that import this module again.
+def main():
+    system, texts_path, out_path, work = sys.argv[1:5]
+    docs = [json.loads(l) for l in open(texts_path, encoding="utf-8")]
+    WORD = re.compile(r"\w+", re.UNICODE)
+    def shingles(text):
+        toks = WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+        return [" ".join(toks[i:i + 5]) for i in range(max(1, len(toks) - 4))] if toks else []
+    clusters = {}
+    if system == "rensa":
+        from rensa import RMinHash, RMinHashLSH
+        start = time.perf_counter()
+        lsh = RMinHashLSH(threshold=0.7, num_perm=128, num_bands=16)
+        sigs = {}
+        for i, d in enumerate(docs):
+            sh = shingles(d["text"])
+            if not sh:
+                continue
+            m = RMinHash(num_perm=128, seed=42)
+            m.update(sh)
+            sigs[i] = m
+            lsh.insert(i, m)
+        parent = list(range(len(docs)))
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+        for i, m in sigs.items():
+            for j in lsh.query(m):
+                a, b = find(i), find(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+        clusters = {d["id"]: find(i) for i, d in enumerate(docs)}
+        seconds = time.perf_counter() - start
+    elif system == "datatrove":
+        import os
+        from datatrove.executor.local import LocalPipelineExecutor
+        from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets,
+            MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature)
+        from datatrove.pipeline.readers import JsonlReader
+        from datatrove.pipeline.writers import JsonlWriter
+        inp = os.path.join(work, "input")
+        os.makedirs(inp, exist_ok=True)
+        with open(os.path.join(inp, "docs.jsonl"), "w", encoding="utf-8") as f:
+            for d in docs:
+                f.write(json.dumps({"id": d["id"], "text": d["text"]}) + "\n")
+        cfg = MinhashConfig()
+        start = time.perf_counter()
+        LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupSignature(
+            output_folder=f"{work}/sigs", config=cfg)], tasks=1, workers=1,
+            logging_dir=f"{work}/logs/1").run()
+        LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(input_folder=f"{work}/sigs",
+            output_folder=f"{work}/buckets", config=cfg)], tasks=cfg.num_buckets, workers=2,
+            logging_dir=f"{work}/logs/2").run()
+        LocalPipelineExecutor(pipeline=[MinhashDedupCluster(input_folder=f"{work}/buckets",
+            output_folder=f"{work}/remove", config=cfg, save_cluster_id=True)], tasks=1,
+            workers=1, logging_dir=f"{work}/logs/3").run()
+        LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupFilter(
+            input_folder=f"{work}/remove", load_cluster_ids=True,
+            exclusion_writer=JsonlWriter(f"{work}/removed")), JsonlWriter(f"{work}/kept")],
+            tasks=1, workers=1, logging_dir=f"{work}/logs/4").run()
+        seconds = time.perf_counter() - start
+        import gzip, glob
+        for folder in ("kept", "removed"):
+            for path in glob.glob(f"{work}/{folder}/*"):
+                opener = gzip.open if path.endswith(".gz") else open
+                for line in opener(path, "rt", encoding="utf-8"):
+                    r = json.loads(line)
+                    cid = r["metadata"].get("minhash_cluster_id", -1)
+                    clusters[r["id"]] = f"c{cid}" if cid != -1 else f"s{r['id']}"
+    with open(out_path, "w", encoding="utf-8") as f:
         for d in docs:
-            f.write(json.dumps({"id": d["id"], "text": d["text"]}) + "\n")
-    cfg = MinhashConfig()
-    start = time.perf_counter()
-    LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupSignature(
-        output_folder=f"{work}/sigs", config=cfg)], tasks=1, workers=1,
-        logging_dir=f"{work}/logs/1").run()
-    LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(input_folder=f"{work}/sigs",
-        output_folder=f"{work}/buckets", config=cfg)], tasks=cfg.num_buckets, workers=2,
-        logging_dir=f"{work}/logs/2").run()
-    LocalPipelineExecutor(pipeline=[MinhashDedupCluster(input_folder=f"{work}/buckets",
-        output_folder=f"{work}/remove", config=cfg, save_cluster_id=True)], tasks=1,
-        workers=1, logging_dir=f"{work}/logs/3").run()
-    LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupFilter(
-        input_folder=f"{work}/remove", load_cluster_ids=True,
-        exclusion_writer=JsonlWriter(f"{work}/removed")), JsonlWriter(f"{work}/kept")],
-        tasks=1, workers=1, logging_dir=f"{work}/logs/4").run()
-    seconds = time.perf_counter() - start
-    import gzip, glob
-    for folder in ("kept", "removed"):
-        for path in glob.glob(f"{work}/{folder}/*"):
-            opener = gzip.open if path.endswith(".gz") else open
-            for line in opener(path, "rt", encoding="utf-8"):
-                r = json.loads(line)
-                cid = r["metadata"].get("minhash_cluster_id", -1)
-                clusters[r["id"]] = f"c{cid}" if cid != -1 else f"s{r['id']}"
-with open(out_path, "w", encoding="utf-8") as f:
-    for d in docs:
-        cid = str(clusters.get(d["id"], d["id"]))
-        f.write(json.dumps({"doc_id": d["id"], "cluster_id": cid}) + "\n")
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
+            cid = str(clusters.get(d["id"], d["id"]))
+            f.write(json.dumps({"doc_id": d["id"], "cluster_id": cid}) + "\n")
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
+
+
+if __name__ == "__main__":
+    main()
 """
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def doc_id_of(source_path: str) -> str:
@@ -168,14 +190,17 @@ def run_ours(data_dir: Path, text_dir: Path, preds: Path, workers: int) -> dict[
     night = text_dir.name.split("=", 1)[1]
     start = time.perf_counter()
     # What the stage does: read the page templates' tags from the staged bodies, then cluster.
-    tags = night_tags(io.Layout(data_dir, night), table.column("doc_id").to_pylist())
+    tags = night_tags(
+        io.Layout(data_dir, night),
+        table.column("doc_id").to_pylist(),
+        table.column("site").to_pylist(),
+    )
     cfg = DedupConfig(run_id="benchmark", workers=workers)
     result = dedup_night(table, cfg, run_date="2000-01-01", tags=tags)
     seconds = time.perf_counter() - start
     rows = result.deduped.select(["source_path", "cluster_id"]).to_pylist()
     write_preds(preds, [(doc_id_of(r["source_path"]), r["cluster_id"]) for r in rows])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"seconds": seconds, "peak_rss_mb": peak, "docs": table.num_rows}
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "docs": table.num_rows}
 
 
 def run_competitor(

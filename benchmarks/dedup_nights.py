@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 ONE_NIGHT = r"""
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from tasks import io
@@ -34,7 +34,8 @@ start = time.perf_counter()
 result = run_dedup(layout, DedupConfig(run_id="bench-" + sys.argv[3], workers=int(sys.argv[4])),
                    lambda message: None)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM starts afresh at exec (ru_maxrss would carry the forking parent's peak over).
+peak = next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "extra": result.extra}))
 """
 

@@ -38,6 +38,9 @@ MAX_PAGE_BYTES = 2_000_000
 MIN_SHARED_LINKS = 8
 MIN_LINK_CONTAINMENT = 0.4
 MIN_LINKS = 3
+# Across nights there is no night-wide count to drop everybody's tags with, so the share of the
+# smaller set must be higher.
+CROSS_NIGHT_TAG_CONTAINMENT = 0.5
 # A link on more than this share of the night's pages (a CDN's jQuery, a share button) is
 # everybody's, not one template's.
 MAX_LINK_PAGES_SHARE = 0.05
@@ -52,10 +55,30 @@ def page_tags(body: bytes | None) -> list[str]:
     return sorted({tag.decode("latin-1") for tag in set(_TAG.findall(body[:MAX_PAGE_BYTES]))})
 
 
+def tag_hashes(tags: Sequence[str], hasher: TokenHasher | None = None) -> U64:
+    """Sorted distinct 64-bit hashes of a page's tags (what the state keeps of a template)."""
+    if not tags:
+        return np.empty(0, np.uint64)
+    return np.unique((hasher or TokenHasher())(list(tags)))
+
+
+def same_template(site_a: str | None, tags_a: U64, site_b: str | None, tags_b: U64) -> bool:
+    """Whether two pages wear one site's template (across nights, without the night's DF
+    filter: a stricter share of the smaller tag set, 0.5, than within a night)."""
+    if site_a and site_a == site_b:
+        return True
+    small = min(len(tags_a), len(tags_b))
+    if small == 0:
+        return False
+    shared = overlap(tags_a, tags_b)
+    need = max(MIN_LINKS, min(MIN_SHARED_LINKS, small))
+    return shared >= need and shared >= CROSS_NIGHT_TAG_CONTAINMENT * small
+
+
 def template_groups(
     sites: Sequence[str | None], tags: Sequence[Sequence[str]] | None = None
 ) -> list[int | None]:
-    """Group number per document (None: alone), from shared sites and shared link sets."""
+    """Group number per document (None: alone), from shared sites and shared tag sets."""
     n = len(sites)
     uf = UnionFind(n)
     member = [False] * n
@@ -68,7 +91,7 @@ def template_groups(
                 member[i] = member[j] = True
     if tags is not None and any(tags):
         hasher = TokenHasher()
-        sets = [np.unique(hasher(list(page))) if page else np.empty(0, np.uint64) for page in tags]
+        sets = [tag_hashes(page, hasher) for page in tags]
         keys = np.concatenate(sets)
         owners = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s in enumerate(sets)])
         values, counts = np.unique(keys, return_counts=True)

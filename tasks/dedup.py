@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import math
 import multiprocessing
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -42,11 +43,18 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
-from tasks.boilerplate import core_shingles, page_tags, template_groups
+from tasks.boilerplate import (
+    core_shingles,
+    page_tags,
+    same_template,
+    tag_hashes,
+    template_groups,
+)
 from tasks.linking import (
     AnchorIndex,
     UnionFind,
@@ -126,6 +134,8 @@ class Signed:
     anchors: list[frozenset[str]]
     content_sha256: list[str]
     groups: list[int | None]
+    sites: list[str | None] = field(default_factory=list)
+    template_tags: list[U64] = field(default_factory=list)
 
 
 def exact_key(sha256_hex: str) -> int:
@@ -177,7 +187,16 @@ def sign(
         np.append(sample_keys(c, cfg.sample_rate), np.uint64(exact_key(sha)))
         for c, sha in zip(core, shas, strict=True)
     ]
-    return Signed(shingles=core, keys=keys, anchors=found, content_sha256=shas, groups=groups)
+    hasher = TokenHasher()
+    return Signed(
+        shingles=core,
+        keys=keys,
+        anchors=found,
+        content_sha256=shas,
+        groups=groups,
+        sites=list(sites or [None] * len(texts)),
+        template_tags=[tag_hashes(page, hasher) for page in (tags or [[]] * len(texts))],
+    )
 
 
 # --------------------------------------------------------------------------- earlier nights
@@ -329,12 +348,23 @@ def dedup_night(
     def group_of_node(node: int) -> int | None:
         return signed.groups[node] if node < n else None
 
+    def template_of(node: int) -> tuple[str | None, U64]:
+        if node < n:
+            tags = signed.template_tags[node] if signed.template_tags else np.empty(0, np.uint64)
+            return (signed.sites[node] if signed.sites else None), tags
+        row = earlier.rows[node - n]
+        return row.get("site"), np.asarray(row.get("template_tags") or [], dtype=np.uint64)
+
     def verify(a: int, b: int) -> None:
         if uf.find(a) == uf.find(b):
             stats["pairs_skipped_same_cluster"] += 1
             return
         if group_of_node(a) is not None and group_of_node(a) == group_of_node(b):
             # One site's pages: what they share is its template (tasks.boilerplate).
+            stats["pairs_same_site"] += 1
+            return
+        if (a < n) != (b < n) and same_template(*template_of(a), *template_of(b)):
+            # The same across nights: an earlier page of tonight's page's template.
             stats["pairs_same_site"] += 1
             return
         stats["pairs_verified"] += 1
@@ -529,6 +559,10 @@ def dedup_night(
                 "content_sha256": signed.content_sha256[i],
                 "shingles": signed.shingles[i],
                 "anchors": sorted(signed.anchors[i]),
+                "site": signed.sites[i] if signed.sites else None,
+                "template_tags": (
+                    signed.template_tags[i] if signed.template_tags else np.empty(0, np.uint64)
+                ),
                 "run_id": cfg.run_id,
             }
         )
@@ -559,7 +593,11 @@ def _why_better(row: dict[str, Any], meta: tuple[Any, ...], original: str | None
 
 def _documents_table(documents: list[dict[str, Any]]) -> pa.Table:
     table = pa.Table.from_pylist(
-        [{**d, "shingles": d["shingles"].tolist()} for d in documents], schema=DEDUP_DOCUMENTS
+        [
+            {**d, "shingles": d["shingles"].tolist(), "template_tags": d["template_tags"].tolist()}
+            for d in documents
+        ],
+        schema=DEDUP_DOCUMENTS,
     )
     return table.sort_by("doc_id")
 
@@ -638,21 +676,31 @@ def match_earlier(
 # --------------------------------------------------------------------------- Prefect task
 
 
-def night_tags(layout: io.Layout, doc_ids: Sequence[str]) -> list[list[str]]:
+def night_tags(
+    layout: io.Layout, doc_ids: Sequence[str], sites: Sequence[str | None] | None = None
+) -> list[list[str]]:
     """Per document (in `doc_ids` order) the opening tags of its HTML page, from the staged
-    `ingested` bodies (empty for plain text, or when that dataset is gone)."""
+    `ingested` bodies (empty for plain text, or when that dataset is gone). With `sites`, only
+    pages whose site is unknown are read: a known site already groups a page."""
+    wanted = (
+        set(doc_ids)
+        if sites is None
+        else {d for d, site in zip(doc_ids, sites, strict=True) if not site}
+    )
     found: dict[str, list[str]] = {}
+    wanted_ids = pa.array(sorted(wanted), pa.string())
     for batch in io.iter_batches(
         layout.staged("ingested"), columns=["doc_id", "content_type", "body"], batch_rows=256
     ):
-        for doc, kind, body in zip(
-            batch.column("doc_id").to_pylist(),
-            batch.column("content_type").to_pylist(),
-            batch.column("body").to_pylist(),
-            strict=True,
+        mask = pc.and_(
+            pc.equal(batch.column("content_type"), "html"),
+            pc.is_in(batch.column("doc_id"), value_set=wanted_ids),
+        )
+        pages = batch.filter(mask)
+        for doc, body in zip(
+            pages.column("doc_id").to_pylist(), pages.column("body").to_pylist(), strict=True
         ):
-            if kind == "html":
-                found[doc] = page_tags(body)
+            found[doc] = page_tags(body)
     return [found.get(doc, []) for doc in doc_ids]
 
 
@@ -665,6 +713,7 @@ def _earlier_nights(layout: io.Layout, table: str) -> list[str]:
 def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], None]) -> StageResult:
     """Dedup the night's staged `repaired` dataset against the state of earlier nights; write
     the staged `deduped` dataset and tonight's state partitions (replacing a previous run's)."""
+    started = time.monotonic()
     source = layout.staged("repaired")
     total = io.dataset_rows(source)
     progress(f"dedup: clustering {total} documents")
@@ -674,7 +723,9 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
         night.column("text").to_pylist(),
         cfg,
         sites=night.column("site").to_pylist(),
-        tags=night_tags(layout, night.column("doc_id").to_pylist()),
+        tags=night_tags(
+            layout, night.column("doc_id").to_pylist(), night.column("site").to_pylist()
+        ),
     )
     doc_ids = night.column("doc_id").to_pylist()
     tonight_keys = keys_table(
@@ -753,6 +804,9 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
         io.write_partition(
             layout.data_dir, layout.dedup_state(name, layout.run_date), [table], schema
         )
+    # The stage's time is the whole of it (signatures, history, clustering, writes), not only
+    # the final write that run_stage timed.
+    stage.seconds = round(time.monotonic() - started, 3)
     methods = Counter(m for m in result.deduped.column("method").to_pylist() if m)
     stage.extra.update(
         clusters=sum(result.deduped.column("is_canonical").to_pylist()),

@@ -122,6 +122,10 @@ DEDUP_DOCUMENTS = pa.schema(
         pa.field("content_sha256", pa.string(), nullable=False),
         pa.field("shingles", pa.list_(pa.uint64()), nullable=False),
         pa.field("anchors", pa.list_(pa.string()), nullable=False),
+        # The page's site and template tags: a later night's page of the same template is not
+        # linked by what the two share (tasks.boilerplate).
+        pa.field("site", pa.string()),
+        pa.field("template_tags", pa.list_(pa.uint64()), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
     ]
 )

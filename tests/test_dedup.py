@@ -39,6 +39,18 @@ REPORT_FR = (
 )
 JUNK = "\nLeave a Reply\nYour email address will not be published.\nSubscribe to our newsletter"
 NIGHT = "2026-03-14"
+# A site's sidebar that its extractor keeps on every page (written for these tests).
+SIDEBAR = (
+    "\nMost read this week on the Ostmere Gazette website: the ferry timetable for the "
+    "spring season, the new library opening hours, the harbour festival programme and "
+    "the results of the regatta, with photographs from every race of the afternoon.\n"
+    "Our newsroom is open to readers on weekdays from nine until five; letters to the "
+    "editor may be left at the front desk or sent by post to the office on Quay Street.\n"
+    "The Gazette has served the island since its first edition was printed in a boat shed "
+    "by two teachers who wanted the fishing families to read the council's decisions.\n"
+    "Weather for the weekend: fog in the morning clearing by noon, light winds from the "
+    "west, and a calm sea for the Sunday crossings to the outer islands and back."
+)
 
 
 def _run(rows, cfg=CFG):
@@ -79,19 +91,8 @@ def test_truncated_and_junk_padded_copies_are_linked():
 def test_one_sites_pages_are_not_linked_by_its_template():
     # Two different reports wearing the same site's chrome: the sidebar block they share is
     # the site's template, not a report.
-    sidebar = (
-        "\nMost read this week on the Ostmere Gazette website: the ferry timetable for the "
-        "spring season, the new library opening hours, the harbour festival programme and "
-        "the results of the regatta, with photographs from every race of the afternoon.\n"
-        "Our newsroom is open to readers on weekdays from nine until five; letters to the "
-        "editor may be left at the front desk or sent by post to the office on Quay Street.\n"
-        "The Gazette has served the island since its first edition was printed in a boat shed "
-        "by two teachers who wanted the fishing families to read the council's decisions.\n"
-        "Weather for the weekend: fog in the morning clearing by noon, light winds from the "
-        "west, and a calm sea for the Sunday crossings to the outer islands and back."
-    )
-    a = extracted_row("a", REPORT.split("\n")[0] + sidebar)
-    b = extracted_row("b", OTHER + sidebar)
+    a = extracted_row("a", REPORT.split("\n")[0] + SIDEBAR)
+    b = extracted_row("b", OTHER + SIDEBAR)
     a["site"] = b["site"] = "gazette.example"
     out = _run([a, b])
     assert out["a"]["cluster_id"] != out["b"]["cluster_id"]
@@ -248,3 +249,19 @@ def test_state_tables_are_written_with_their_schema(tmp_path, table):
     _night(tmp_path, "2026-03-14", [extracted_row("a", REPORT)])
     loaded = _state(tmp_path, table)
     assert loaded.schema.names == [*DEDUP_STATE[table].names, "run_date"]
+
+
+def test_an_empty_night_writes_empty_state(tmp_path):
+    _night(tmp_path, "2026-03-14", [extracted_row("a", REPORT)])
+    result, out = _night(tmp_path, "2026-03-15", [])
+    assert out == {} and result.kept == 0
+    assert _state(tmp_path, "documents").num_rows == 1
+
+
+def test_a_sites_template_is_not_a_link_across_nights(tmp_path):
+    a = extracted_row("a", REPORT.split("\n")[0] + SIDEBAR)
+    b = extracted_row("b", OTHER + SIDEBAR)
+    a["site"] = b["site"] = "gazette.example"
+    _, one = _night(tmp_path, "2026-03-14", [a])
+    _, two = _night(tmp_path, "2026-03-15", [b])
+    assert two["b"]["is_canonical"] and two["b"]["cluster_id"] != one["a"]["cluster_id"]
