@@ -31,12 +31,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from flows.config import RunConfig
 from tasks import io, reingest, resume
 from tasks import report as reports
-from tasks.dedup import dedup_task
+from tasks.dedup import commit_state_task, dedup_task, staged_state
 from tasks.extract import extract_task
 from tasks.fetch import fetch_task
 from tasks.ingest import ingest_task
 from tasks.publish import publish_task
 from tasks.repair import VOCABULARY_STATE, repair_task
+from tasks.schema import DEDUP_STATE
 from tasks.sitelines import LINES_STATE, PAGES_STATE, learn_site_lines_task
 from tasks.validate import ValidationReport, docs_task, gate, quarantine_stage, validate_task
 
@@ -117,8 +118,20 @@ def stage_inputs(cfg: RunConfig, layout: io.Layout) -> dict[str, Any]:
     )
     inputs["extract"] = [code, suites, resume.settings(cfg.extract), site_model]
     inputs["repair"] = [code, suites, resume.settings(cfg.repair), vocabulary]
-    inputs["dedup"] = [code, suites, resume.settings(cfg.dedup)]
+    # Dedup matches against every earlier night's committed state: its partitions are written
+    # whole and renamed into place, so their names, sizes and times say whether they changed
+    # (hashing a history of millions of documents every night would cost more than the stage).
+    dedup_history = io.stat_files(
+        [
+            path
+            for name in DEDUP_STATE
+            for _, path in io.partitions_before(layout.dedup_state(name), layout.run_date)
+        ],
+        cfg.data_dir,
+    )
+    inputs["dedup"] = [code, suites, resume.settings(cfg.dedup), dedup_history]
     inputs["publish"] = [code, history]
+    inputs["dedup_state"] = [code]
     # Learns from the night's extracted pages on top of the last snapshot before the night.
     inputs["site_lines"] = [code, site_model]
     return inputs
@@ -301,7 +314,11 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     stage(
         "dedup",
         lambda: dedup_task(layout, cfg.dedup),
-        [layout.staged("deduped"), layout.staged_quarantine("dedup")],
+        [
+            layout.staged("deduped"),
+            layout.staged_quarantine("dedup"),
+            *(layout.staged(staged_state(name)) for name in DEDUP_STATE),
+        ],
         (("deduped", [layout.staged("deduped")]), ("quarantined", quarantines)),
     )
     rows_in = ingest["rows_in"] + ingest["extra"].get("failed_fetches", 0)
@@ -318,6 +335,12 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     )
     record["published"] = dict(published)
     record["invariant"] = check_invariant(rows_in, published)
+    # Only a published night's documents may be matched by later nights.
+    stage(
+        "dedup_state",
+        lambda: commit_state_task(layout),
+        [layout.dedup_state(name, layout.run_date) for name in DEDUP_STATE],
+    )
     # What the night's pages teach about each site's boilerplate, for the nights after it.
     stage(
         "site_lines",

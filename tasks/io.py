@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -216,6 +217,82 @@ def read_partitions_before(
     return [read_table(path, columns=columns) for _, path in partitions_before(root, run_date)]
 
 
+def partition_values(root: Path, key: str = "run_date") -> list[str]:
+    """Sorted values of the Hive partitions `<root>/<key>=<value>` that hold a complete part."""
+    if not root.is_dir():
+        return []
+    prefix = f"{key}="
+    return sorted(
+        child.name[len(prefix) :]
+        for child in root.iterdir()
+        if child.is_dir() and child.name.startswith(prefix) and any(child.glob("*.parquet"))
+    )
+
+
+def _night_files(root: Path, nights: list[str], key: str) -> list[str]:
+    files: list[str] = []
+    for night in nights:
+        files.extend(str(p) for p in sorted((root / f"{key}={night}").glob("*.parquet")))
+    return files
+
+
+def read_filtered(
+    root: Path,
+    *,
+    nights: list[str],
+    equals: dict[str, Any] | None = None,
+    columns: list[str] | None = None,
+    key: str = "run_date",
+) -> pa.Table:
+    """Rows of the given Hive partitions of `root` whose columns equal `equals`.
+
+    An equality filter on a column the files are sorted by reads only the row groups whose
+    statistics can hold the value (Parquet row-group pruning), so a bucket of a large history
+    costs the bucket, not the history.
+    """
+    files = _night_files(root, nights, key)
+    if not files:
+        raise FileNotFoundError(f"no parts under {root} for {nights}")
+    dataset = ds.dataset(files, format="parquet")
+    expr = None
+    for name, value in (equals or {}).items():
+        term = ds.field(name) == value
+        expr = term if expr is None else expr & term
+    return dataset.to_table(columns=columns, filter=expr)
+
+
+def read_rows_by_key(root: Path, *, nights: list[str], column: str, values: list[str]) -> pa.Table:
+    """Rows of the given Hive partitions whose string `column` is in `values`.
+
+    Files must be sorted by `column`: only the row groups whose min/max statistics bracket one
+    of the values are read, so fetching a few thousand documents from a history of millions
+    reads a few thousand row groups at most.
+    """
+    import bisect
+
+    wanted = sorted(set(values))
+    parts: list[pa.Table] = []
+    for path in _night_files(root, nights, "run_date"):
+        pf = pq.ParquetFile(path)
+        index = pf.schema_arrow.get_field_index(column)
+        groups = []
+        for g in range(pf.metadata.num_row_groups):
+            stats = pf.metadata.row_group(g).column(index).statistics
+            if stats is None or not stats.has_min_max:
+                groups.append(g)
+                continue
+            at = bisect.bisect_left(wanted, stats.min)
+            if at < len(wanted) and wanted[at] <= stats.max:
+                groups.append(g)
+        if groups:
+            table = pf.read_row_groups(groups)
+            mask = pc.is_in(table.column(column), value_set=pa.array(wanted, pa.string()))
+            parts.append(table.filter(mask))
+    if not parts:
+        return pa.table({column: pa.array([], pa.string())})
+    return pa.concat_tables(parts)
+
+
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
@@ -267,6 +344,21 @@ def fingerprint_files(paths: Iterable[Path], root: Path) -> list[list[Any]]:
                 out.append(
                     [file.relative_to(root).as_posix(), file.stat().st_size, file_sha256(file)]
                 )
+    return sorted(out)
+
+
+def stat_files(paths: Iterable[Path], root: Path) -> list[list[Any]]:
+    """[relative path, size, mtime_ns] of every file in `paths` (folders walked), sorted: a
+    cheap fingerprint for files that are only ever replaced whole, never edited in place."""
+    out: list[list[Any]] = []
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            try:
+                st = file.stat()
+            except OSError:
+                continue
+            out.append([file.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns])
     return sorted(out)
 
 
@@ -422,6 +514,11 @@ class Layout:
     @property
     def state(self) -> Path:
         return self.data_dir / "state"
+
+    def dedup_state(self, table: str, run_date: str | None = None) -> Path:
+        """`state/dedup/<table>`, or one night's partition of it."""
+        root = self.state / "dedup" / table
+        return root if run_date is None else root / f"run_date={run_date}"
 
     def run_record(self, run_id: str) -> Path:
         return self.data_dir / "runs" / f"{run_id}.json"

@@ -108,6 +108,70 @@ _DEDUP_FIELDS = [
 
 DEDUPED = pa.schema(_fields(_IDENTITY, _EXTRACTED_FIELDS, _REPAIRED_FIELDS, _DEDUP_FIELDS))
 
+# Dedup state (`data/state/dedup/<table>/run_date=D`): what later nights match against. Written
+# by the dedup stage for night D only (a re-run of D replaces it), read for nights before D.
+DEDUP_DOCUMENTS = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("cluster_id", pa.string(), nullable=False),
+        # The night the cluster was first published: the oldest cluster wins when a night
+        # links two of them.
+        pa.field("cluster_run_date", pa.string(), nullable=False),
+        pa.field("canonical_doc_id", pa.string(), nullable=False),
+        pa.field("canonical_published_at", TS),
+        pa.field("canonical_lang", pa.string()),
+        pa.field("canonical_text_length", pa.int32(), nullable=False),
+        pa.field("lang", pa.string()),
+        pa.field("published_at", TS),
+        pa.field("text_length", pa.int32(), nullable=False),
+        pa.field("content_sha256", pa.string(), nullable=False),
+        pa.field("shingles", pa.list_(pa.uint64()), nullable=False),
+        pa.field("anchors", pa.list_(pa.string()), nullable=False),
+        # The page's site and template tags: a later night's page of the same template is not
+        # linked by what the two share (tasks.boilerplate).
+        pa.field("site", pa.string()),
+        pa.field("template_tags", pa.list_(pa.uint64()), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        # Where the document came from (its URL, else inbox path and record): a later night's
+        # document from the same source is a new revision of it, never a copy of it.
+        pa.field("source", pa.string()),
+    ]
+)
+
+# One row per candidate key of a document (sampled shingle or exact-text hash), sorted by
+# `bucket` so that a night joins the history one bucket at a time (row-group pruning).
+DEDUP_KEYS = pa.schema(
+    [
+        pa.field("bucket", pa.int32(), nullable=False),
+        pa.field("key", pa.uint64(), nullable=False),
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("cluster_id", pa.string(), nullable=False),
+    ]
+)
+
+# Clusters that a later night found to be one report: `cluster_id` now belongs with
+# `merged_into` (both stay as published).
+DEDUP_MERGES = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("merged_into", pa.string(), nullable=False),
+        pa.field("via_doc_id", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+# A copy that arrived after its cluster was published and would have been the better canonical
+# (earlier publication, original language, more complete): recorded, history left as it is.
+DEDUP_CANONICAL = pa.schema(
+    [
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("published_canonical", pa.string(), nullable=False),
+        pa.field("preferred_canonical", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
 # Curated tables: what downstream readers load. Column order is the contract's order.
 _CURATED_COMMON = [
     pa.field("doc_id", pa.string(), nullable=False),
@@ -271,6 +335,15 @@ def validated_schema(dataset: str) -> pa.Schema:
         for field in QUALITY_METRICS:
             schema = schema.append(field)
     return schema
+
+
+# Dedup state table name -> schema (not validated by GX: internal to the dedup stage).
+DEDUP_STATE: dict[str, pa.Schema] = {
+    "documents": DEDUP_DOCUMENTS,
+    "keys": DEDUP_KEYS,
+    "merges": DEDUP_MERGES,
+    "canonical": DEDUP_CANONICAL,
+}
 
 
 class Split(NamedTuple):

@@ -1,6 +1,11 @@
 from datetime import UTC, datetime
 
-from tasks.dedup import DedupConfig, dedup_batch
+import pyarrow.dataset as ds
+import pytest
+
+from tasks import io
+from tasks.dedup import DedupConfig, commit_state, dedup_batch, dedup_night, run_dedup
+from tasks.schema import DEDUP_STATE, REPAIRED
 from tests.builders import extracted_row, repaired
 from tests.conftest import RUN_ID
 
@@ -9,20 +14,47 @@ CFG = DedupConfig(run_id=RUN_ID)
 REPORT = (
     "The harbour board of the fictional town of Ostmere approved a new pier on Tuesday after "
     "a debate that lasted most of the afternoon. Board members said the pier would let two "
-    "ferries berth at once during the summer season, when the island crossings are busiest. "
-    "Work is expected to start in the autumn and to take eighteen months, the chair said, "
-    "adding that the cost would be shared with the regional transport fund."
+    "ferries berth at once during the summer season, when the island crossings are busiest.\n"
+    "Work is expected to start in the autumn and to take eighteen months, the chair, Maren "
+    "Tollefsen, said, "
+    "adding that the cost would be shared with the regional transport fund. The fund agreed "
+    "to pay 4.2 million crowns of the 7.5 million crown budget, according to the minutes.\n"
+    "Residents who spoke at the meeting asked for a footpath along the new quay and for the "
+    "old ticket office to be kept as a waiting room, and the board promised to study both."
 )
 OTHER = (
     "Fishers in Ostmere protested on Tuesday against the new pier, saying the construction "
     "would close their mooring for two seasons. Their cooperative asked the harbour board to "
     "move the works to the winter months, when fewer boats go out, and to pay for temporary "
-    "berths on the eastern quay while the pier is being built."
+    "berths on the eastern quay while the pier is being built. About 40 boats use the mooring."
+)
+# The same report in French, written for this test: the names and numbers carry over.
+REPORT_FR = (
+    "Le conseil portuaire de la ville fictive d'Ostmere a approuvé mardi une nouvelle jetée "
+    "après un débat qui a duré presque tout l'après-midi. Selon ses membres, la jetée "
+    "permettra à deux ferries d'accoster en même temps pendant la saison d'été.\n"
+    "Les travaux doivent commencer à l'automne et durer dix-huit mois, a indiqué la "
+    "présidente, Maren Tollefsen. Le fonds régional des transports paiera 4,2 millions de "
+    "couronnes sur un budget de 7,5 millions, selon le procès-verbal de la séance d'Ostmere."
+)
+JUNK = "\nLeave a Reply\nYour email address will not be published.\nSubscribe to our newsletter"
+NIGHT = "2026-03-14"
+# A site's sidebar that its extractor keeps on every page (written for these tests).
+SIDEBAR = (
+    "\nMost read this week on the Ostmere Gazette website: the ferry timetable for the "
+    "spring season, the new library opening hours, the harbour festival programme and "
+    "the results of the regatta, with photographs from every race of the afternoon.\n"
+    "Our newsroom is open to readers on weekdays from nine until five; letters to the "
+    "editor may be left at the front desk or sent by post to the office on Quay Street.\n"
+    "The Gazette has served the island since its first edition was printed in a boat shed "
+    "by two teachers who wanted the fishing families to read the council's decisions.\n"
+    "Weather for the weekend: fog in the morning clearing by noon, light winds from the "
+    "west, and a calm sea for the Sunday crossings to the outer islands and back."
 )
 
 
-def _run(rows):
-    table = dedup_batch(repaired(rows), CFG).kept
+def _run(rows, cfg=CFG):
+    table = dedup_batch(repaired(rows), cfg).kept
     return {r["doc_id"]: r for r in table.to_pylist()}
 
 
@@ -36,10 +68,62 @@ def test_exact_near_and_different_reports():
     out = _run(rows)
     assert out["a"]["is_canonical"] and out["a"]["duplicate_of"] is None
     assert out["b"]["method"] == "exact" and out["b"]["similarity"] == 1.0
-    assert out["c"]["method"] == "near" and 0.7 <= out["c"]["similarity"] < 1.0
+    assert out["c"]["method"] == "near" and 0.5 <= out["c"]["similarity"] < 1.0
     assert out["b"]["duplicate_of"] == out["c"]["duplicate_of"] == "a"
     assert out["a"]["cluster_id"] == out["b"]["cluster_id"] == out["c"]["cluster_id"]
     assert out["d"]["is_canonical"] and out["d"]["cluster_id"] != out["a"]["cluster_id"]
+
+
+def test_truncated_and_junk_padded_copies_are_linked():
+    first_half = REPORT.split("\n")[0]
+    rows = [
+        extracted_row("full", REPORT),
+        extracted_row("cut", first_half + "\nRead more"),  # Jaccard ~0.35, containment ~1
+        extracted_row("padded", REPORT + JUNK),
+        extracted_row("other", OTHER + JUNK),  # shares only the junk lines with "padded"
+    ]
+    out = _run(rows)
+    assert out["cut"]["cluster_id"] == out["full"]["cluster_id"] == out["padded"]["cluster_id"]
+    assert out["cut"]["method"] == "near" and out["cut"]["similarity"] > 0.9
+    assert out["other"]["cluster_id"] != out["full"]["cluster_id"]
+
+
+def test_one_sites_pages_are_not_linked_by_its_template():
+    # Two different reports wearing the same site's chrome: the sidebar block they share is
+    # the site's template, not a report.
+    a = extracted_row("a", REPORT.split("\n")[0] + SIDEBAR)
+    b = extracted_row("b", OTHER + SIDEBAR)
+    a["site"] = b["site"] = "gazette.example"
+    out = _run([a, b])
+    assert out["a"]["cluster_id"] != out["b"]["cluster_id"]
+    # Without the site the shared block would link them: the template rule is what separates.
+    a["site"] = b["site"] = None
+    out = _run([a, b])
+    assert out["a"]["cluster_id"] == out["b"]["cluster_id"]
+
+
+def test_translation_is_linked_and_original_language_wins_a_tie():
+    rows = [
+        extracted_row("fr", REPORT_FR, lang="fr"),
+        extracted_row("en", REPORT, lang="en"),
+        extracted_row("en2", REPORT.replace("Tuesday", "Tuesday evening"), lang="en"),
+        extracted_row("other", OTHER, lang="en"),
+    ]
+    out = _run(rows)
+    assert out["fr"]["cluster_id"] == out["en"]["cluster_id"] == out["en2"]["cluster_id"]
+    assert out["fr"]["method"] == "translation" and 0 < out["fr"]["similarity"] <= 1
+    # No dates: the original language (the most common one) beats the longer French text.
+    assert out["en"]["is_canonical"] or out["en2"]["is_canonical"]
+    assert out["other"]["cluster_id"] != out["en"]["cluster_id"]
+
+
+def test_translations_far_apart_in_time_are_not_linked():
+    rows = [
+        extracted_row("en", REPORT, lang="en", published_at=datetime(2026, 3, 1, tzinfo=UTC)),
+        extracted_row("fr", REPORT_FR, lang="fr", published_at=datetime(2026, 6, 1, tzinfo=UTC)),
+    ]
+    out = _run(rows)
+    assert out["en"]["cluster_id"] != out["fr"]["cluster_id"]
 
 
 def test_canonical_is_earliest_then_longest_then_smallest_id():
@@ -49,10 +133,148 @@ def test_canonical_is_earliest_then_longest_then_smallest_id():
     dated = extracted_row("x", REPORT, published_at=datetime(2026, 1, 1, tzinfo=UTC))
     out = _run([dated, extracted_row("y", longer)])
     assert out["x"]["is_canonical"]  # a known earlier date wins over length
+    out = _run([extracted_row("q", REPORT), extracted_row("p", REPORT)])
+    assert out["p"]["is_canonical"] and out["q"]["duplicate_of"] == "p"
 
 
 def test_every_row_comes_out_once_and_nothing_is_quarantined():
     rows = [extracted_row(str(i), f"{OTHER} Paragraph number {i}.") for i in range(6)]
+    rows.append(extracted_row("empty", ""))
     split = dedup_batch(repaired(rows), CFG)
-    assert sorted(split.kept.column("doc_id").to_pylist()) == sorted(str(i) for i in range(6))
+    assert sorted(split.kept.column("doc_id").to_pylist()) == sorted(
+        [str(i) for i in range(6)] + ["empty"]
+    )
     assert split.quarantined.num_rows == 0
+
+
+def test_result_does_not_depend_on_input_order():
+    rows = [
+        extracted_row("a", REPORT),
+        extracted_row("b", REPORT + JUNK),
+        extracted_row("c", OTHER),
+        extracted_row("d", REPORT_FR, lang="fr"),
+    ]
+    first = dedup_night(repaired(rows), CFG, run_date=NIGHT).deduped
+    again = dedup_night(repaired(list(reversed(rows))), CFG, run_date=NIGHT).deduped
+    key = [("doc_id", "ascending")]
+    assert first.sort_by(key).equals(again.sort_by(key))
+
+
+# --------------------------------------------------------------------------- across nights
+
+
+def _night(tmp_path, night, rows):
+    layout = io.Layout(tmp_path, night)
+    io.write_partition(tmp_path, layout.staged("repaired"), [repaired(rows)], REPAIRED)
+    result = run_dedup(layout, CFG, lambda message: None)
+    commit_state(layout)  # as the flow does after publish
+    out = io.read_table(layout.staged("deduped")).to_pylist()
+    return result, {r["doc_id"]: r for r in out}
+
+
+def _state(tmp_path, table):
+    path = tmp_path / "state" / "dedup" / table
+    return ds.dataset(path, format="parquet", partitioning="hive").to_table()
+
+
+def test_later_nights_join_published_clusters_and_keep_their_ids(tmp_path):
+    _, one = _night(tmp_path, "2026-03-14", [extracted_row("a", REPORT), extracted_row("o", OTHER)])
+    _, two = _night(
+        tmp_path,
+        "2026-03-15",
+        [
+            extracted_row("b", "\n".join(REPORT.split("\n")[:2])),  # a truncated copy of "a"
+            extracted_row("fr", REPORT_FR, lang="fr"),
+            extracted_row("new", OTHER.replace("Fishers", "Sailors") + " They left at dawn."),
+        ],
+    )
+    assert two["b"]["cluster_id"] == one["a"]["cluster_id"]
+    assert not two["b"]["is_canonical"] and two["b"]["duplicate_of"] == "a"
+    assert two["fr"]["cluster_id"] == one["a"]["cluster_id"]
+    assert two["fr"]["method"] == "translation"
+    assert two["new"]["cluster_id"] == one["o"]["cluster_id"]
+
+
+def test_a_better_canonical_later_is_recorded_not_published(tmp_path):
+    late = datetime(2026, 3, 13, tzinfo=UTC)
+    early = datetime(2026, 3, 1, tzinfo=UTC)
+    _night(tmp_path, "2026-03-14", [extracted_row("a", REPORT, published_at=late)])
+    _, two = _night(tmp_path, "2026-03-15", [extracted_row("b", REPORT + JUNK, published_at=early)])
+    assert not two["b"]["is_canonical"] and two["b"]["duplicate_of"] == "a"
+    changes = _state(tmp_path, "canonical").to_pylist()
+    assert [(c["published_canonical"], c["preferred_canonical"], c["reason"]) for c in changes] == [
+        ("a", "b", "earlier_publication")
+    ]
+
+
+def test_a_night_linking_two_published_clusters_records_a_merge(tmp_path):
+    head, tail = REPORT.split("\n")[0], "\n".join(REPORT.split("\n")[1:])
+    _, one = _night(tmp_path, "2026-03-14", [extracted_row("h", head)])
+    _, two = _night(tmp_path, "2026-03-15", [extracted_row("t", tail)])
+    assert one["h"]["cluster_id"] != two["t"]["cluster_id"]
+    _, three = _night(tmp_path, "2026-03-16", [extracted_row("full", REPORT)])
+    assert three["full"]["cluster_id"] == one["h"]["cluster_id"]  # the oldest id is kept
+    merges = _state(tmp_path, "merges").to_pylist()
+    assert [(m["cluster_id"], m["merged_into"]) for m in merges] == [
+        (two["t"]["cluster_id"], one["h"]["cluster_id"])
+    ]
+
+
+def test_rerunning_a_night_changes_nothing(tmp_path):
+    _night(tmp_path, "2026-03-14", [extracted_row("a", REPORT)])
+    night_two = [extracted_row("b", REPORT + JUNK), extracted_row("o", OTHER)]
+    _, first = _night(tmp_path, "2026-03-15", night_two)
+    before = {
+        t: _state(tmp_path, t).sort_by("doc_id" if t != "merges" else "cluster_id")
+        for t in ("documents", "keys")
+    }
+    _, again = _night(tmp_path, "2026-03-15", night_two)
+    after = {
+        t: _state(tmp_path, t).sort_by("doc_id" if t != "merges" else "cluster_id")
+        for t in ("documents", "keys")
+    }
+    assert first == again
+    for table in before:
+        assert (
+            before[table]
+            .drop_columns(["run_id"] if table == "documents" else [])
+            .equals(after[table].drop_columns(["run_id"] if table == "documents" else []))
+        )
+    # Re-running the first night after the second does not see the second night.
+    _, rerun = _night(tmp_path, "2026-03-14", [extracted_row("a", REPORT)])
+    assert rerun["a"]["is_canonical"] and rerun["a"]["cluster_id"] == first["b"]["cluster_id"]
+
+
+@pytest.mark.parametrize("table", sorted(DEDUP_STATE))
+def test_state_tables_are_written_with_their_schema(tmp_path, table):
+    _night(tmp_path, "2026-03-14", [extracted_row("a", REPORT)])
+    loaded = _state(tmp_path, table)
+    assert loaded.schema.names == [*DEDUP_STATE[table].names, "run_date"]
+
+
+def test_an_empty_night_writes_empty_state(tmp_path):
+    _night(tmp_path, "2026-03-14", [extracted_row("a", REPORT)])
+    result, out = _night(tmp_path, "2026-03-15", [])
+    assert out == {} and result.kept == 0
+    assert _state(tmp_path, "documents").num_rows == 1
+
+
+def test_a_sites_template_is_not_a_link_across_nights(tmp_path):
+    a = extracted_row("a", REPORT.split("\n")[0] + SIDEBAR)
+    b = extracted_row("b", OTHER + SIDEBAR)
+    a["site"] = b["site"] = "gazette.example"
+    _, one = _night(tmp_path, "2026-03-14", [a])
+    _, two = _night(tmp_path, "2026-03-15", [b])
+    assert two["b"]["is_canonical"] and two["b"]["cluster_id"] != one["a"]["cluster_id"]
+
+
+def test_a_new_revision_of_the_same_source_is_not_a_copy_of_the_old_one(tmp_path):
+    _, one = _night(tmp_path, "2026-03-14", [extracted_row("v1", REPORT)])
+    revised = extracted_row("v2", REPORT.replace("Tuesday", "Wednesday"))
+    revised["source_path"] = one["v1"]["source_path"]  # the same file, changed
+    result, two = _night(tmp_path, "2026-03-15", [revised])
+    assert two["v2"]["is_canonical"] and two["v2"]["cluster_id"] != one["v1"]["cluster_id"]
+    assert result.extra["pairs_same_source"] == 1
+    # Another outlet's copy of the old text still joins the old cluster.
+    _, three = _night(tmp_path, "2026-03-16", [extracted_row("c", REPORT)])
+    assert three["c"]["duplicate_of"] == "v1"

@@ -84,11 +84,14 @@ def test_copies_are_linked_and_different_reports_kept(sample_run):
         + ds.dataset(data / "curated/duplicates", partitioning="hive").to_table().to_pylist()
     )
     cluster = {(r["source_path"], r["record_index"]): r["cluster_id"] for r in rows}
+    method = {(r["source_path"], r["record_index"]): r.get("method") for r in rows}
     barrier = {
         cluster[("plain/velmora-barrier-cpa.txt", 0)],
         cluster[("html/harbourdaily-velmora-barrier.html", 0)],
         cluster[("feeds/partner-feed.jsonl", 0)],
+        cluster[("html/velmora-barrier-fr.html", 0)],  # the French translation
     }
+    assert method[("html/velmora-barrier-fr.html", 0)] == "translation"
     library = {
         cluster[("html/velmora-library-reopens.html", 0)],
         cluster[("feeds/partner-feed.jsonl", 1)],
@@ -141,7 +144,9 @@ def test_repairs_and_extraction_show_in_the_output(sample_run):
         "Saturday, March 14",
     ):
         assert junk not in protest["text"]
-    assert rows["html/velmora-barrier-fr.html"]["lang"] == "fr"
+    copies = ds.dataset(data / "curated/duplicates", partitioning="hive").to_table().to_pylist()
+    french = [r for r in copies if r["source_path"] == "html/velmora-barrier-fr.html"]
+    assert [r["lang"] for r in french] == ["fr"]  # linked as a translation of the report
 
 
 def test_a_critical_failure_publishes_nothing_and_names_the_expectation(tmp_path, sample_run):
@@ -175,6 +180,34 @@ def test_a_critical_failure_publishes_nothing_and_names_the_expectation(tmp_path
     assert after == before
     failed = [json.loads(p.read_text()) for p in (data / "runs").glob("*.json")]
     assert any(r["status"] == "failed" and "text_length" in r["error"] for r in failed)
+
+
+def test_a_night_stopped_after_dedup_leaves_no_state_for_later_nights(tmp_path):
+    suites = tmp_path / "suites"
+    shutil.copytree(Path(__file__).parent.parent / "expectations", suites)
+    spec = json.loads((suites / "deduped.json").read_text())
+    spec["expectations"].append(
+        {
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"max_value": 1},
+            "meta": {"why": "test: the sample night has more rows, so this must fail"},
+            "severity": "critical",
+        }
+    )
+    (suites / "deduped.json").write_text(json.dumps(spec))
+    data = tmp_path / "data"
+    with pytest.raises(QualityGateError, match="expect_table_row_count_to_be_between"):
+        nightly_ingest(
+            inbox=str(Path(__file__).parent.parent / "data" / "inbox"),
+            data_dir=str(data),
+            run_date=NIGHT,
+            workers=1,
+            expectations_dir=str(suites),
+        )
+    # Dedup ran, but its state stays staged: no later night can match unpublished documents.
+    assert any((data / "staged" / "dedup_documents").rglob("*.parquet"))
+    assert not (data / "state" / "dedup").exists()
+    assert not (data / "curated").exists()
 
 
 # Text whose bytes a decoder lost: U+FFFD where letters were (written here, fictional).

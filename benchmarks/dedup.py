@@ -1,0 +1,324 @@
+"""Dedup benchmark: wiredesk's dedup stage beside rensa and datatrove, side by side in one run.
+
+Prints one row per system (pairwise precision/recall same-language, ARI, translation recall,
+hard-negative cluster pairs merged, seconds, docs/s, peak RSS), every system scored with
+`../shared/tools/score_dedup.py` on the same text: the extracted and repaired text of the
+benchmark as wiredesk's own extract and repair stages produce it (`staged/repaired` of a
+`wiredesk run` over the benchmark's `docs/`). Timings cover the dedup step only (text already in
+memory for every system), measured one system after the other in this one run so that the
+machine's load is comparable; compare ratios, not absolute figures.
+
+How to run (the text cache is built once, it takes minutes on `large`):
+
+    wiredesk run --inbox ../shared/data/syndication/small/docs --data-dir /tmp/wd-small
+    python3 -m uv venv -p 3.11 /tmp/bench-venv
+    python3 -m uv pip install -p /tmp/bench-venv rensa==0.5.0 datatrove==0.10.1 \\
+        spacy regex "xxhash<4" tokenizers orjson
+    .venv/bin/python benchmarks/dedup.py --set small --data-dir /tmp/wd-small \\
+        --competitors-python /tmp/bench-venv/bin/python
+
+The competitors live in their own venv (datatrove pins and pulls packages that wiredesk does not
+need: spacy, tokenizers; datatrove 0.10.1 hashes str, which xxhash 4 refuses). They run as
+BASELINES.md describes: rensa 0.5 RMinHash with 128 permutations over word 5-gram shingles of
+the NFKC-casefolded word tokens, RMinHashLSH threshold 0.7 with 16 bands, candidates joined by
+union-find, no verification; datatrove 0.10.1's four MinHash stages with the default
+MinhashConfig and LocalPipelineExecutor (stage 2 with 14 tasks on 2 workers).
+`--evaluate-run` also scores the published output of the `wiredesk run`
+itself (the evaluation interface: `source_path` and `cluster_id` of every published row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SCORER = SHARED / "tools" / "score_dedup.py"
+
+COMPETITORS = r"""
+import json, re, sys, time, unicodedata
+
+
+def peak_rss_mb():
+    # VmHWM starts afresh at exec (ru_maxrss would carry the forking parent's peak over).
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# A main guard: datatrove's executor starts processes that import this module again.
+def main():
+    system, texts_path, out_path, work = sys.argv[1:5]
+    docs = [json.loads(l) for l in open(texts_path, encoding="utf-8")]
+    WORD = re.compile(r"\w+", re.UNICODE)
+    def shingles(text):
+        toks = WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+        return [" ".join(toks[i:i + 5]) for i in range(max(1, len(toks) - 4))] if toks else []
+    clusters = {}
+    if system == "rensa":
+        from rensa import RMinHash, RMinHashLSH
+        start = time.perf_counter()
+        lsh = RMinHashLSH(threshold=0.7, num_perm=128, num_bands=16)
+        sigs = {}
+        for i, d in enumerate(docs):
+            sh = shingles(d["text"])
+            if not sh:
+                continue
+            m = RMinHash(num_perm=128, seed=42)
+            m.update(sh)
+            sigs[i] = m
+            lsh.insert(i, m)
+        parent = list(range(len(docs)))
+        def find(x):
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+        for i, m in sigs.items():
+            for j in lsh.query(m):
+                a, b = find(i), find(j)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+        clusters = {d["id"]: find(i) for i, d in enumerate(docs)}
+        seconds = time.perf_counter() - start
+    elif system == "datatrove":
+        import os
+        from datatrove.executor.local import LocalPipelineExecutor
+        from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets,
+            MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature)
+        from datatrove.pipeline.readers import JsonlReader
+        from datatrove.pipeline.writers import JsonlWriter
+        inp = os.path.join(work, "input")
+        os.makedirs(inp, exist_ok=True)
+        with open(os.path.join(inp, "docs.jsonl"), "w", encoding="utf-8") as f:
+            for d in docs:
+                f.write(json.dumps({"id": d["id"], "text": d["text"]}) + "\n")
+        cfg = MinhashConfig()
+        start = time.perf_counter()
+        LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupSignature(
+            output_folder=f"{work}/sigs", config=cfg)], tasks=1, workers=1,
+            logging_dir=f"{work}/logs/1").run()
+        LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(input_folder=f"{work}/sigs",
+            output_folder=f"{work}/buckets", config=cfg)], tasks=cfg.num_buckets, workers=2,
+            logging_dir=f"{work}/logs/2").run()
+        LocalPipelineExecutor(pipeline=[MinhashDedupCluster(input_folder=f"{work}/buckets",
+            output_folder=f"{work}/remove", config=cfg, save_cluster_id=True)], tasks=1,
+            workers=1, logging_dir=f"{work}/logs/3").run()
+        LocalPipelineExecutor(pipeline=[JsonlReader(inp), MinhashDedupFilter(
+            input_folder=f"{work}/remove", load_cluster_ids=True,
+            exclusion_writer=JsonlWriter(f"{work}/removed")), JsonlWriter(f"{work}/kept")],
+            tasks=1, workers=1, logging_dir=f"{work}/logs/4").run()
+        seconds = time.perf_counter() - start
+        import gzip, glob
+        for folder in ("kept", "removed"):
+            for path in glob.glob(f"{work}/{folder}/*"):
+                opener = gzip.open if path.endswith(".gz") else open
+                for line in opener(path, "rt", encoding="utf-8"):
+                    r = json.loads(line)
+                    cid = r["metadata"].get("minhash_cluster_id", -1)
+                    clusters[r["id"]] = f"c{cid}" if cid != -1 else f"s{r['id']}"
+    with open(out_path, "w", encoding="utf-8") as f:
+        for d in docs:
+            cid = str(clusters.get(d["id"], d["id"]))
+            f.write(json.dumps({"doc_id": d["id"], "cluster_id": cid}) + "\n")
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def doc_id_of(source_path: str) -> str:
+    """The benchmark's doc_id from an inbox-relative path (`d0051709bad4a.txt.gz`)."""
+    return Path(source_path).name.split(".")[0]
+
+
+def score(labels: Path, preds: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, str(SCORER), "--labels", str(labels), "--pred", str(preds)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def write_preds(path: Path, pairs: list[tuple[str, str]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for doc, cluster in pairs:
+            f.write(json.dumps({"doc_id": doc, "cluster_id": cluster}) + "\n")
+
+
+def load_text(text_dir: Path) -> Any:
+    """The staged text as REPAIRED rows (an `extracted` dataset gets empty repair columns)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from tasks.schema import REPAIRED
+
+    table = ds.dataset(text_dir, format="parquet").to_table()
+    if "repairs" not in table.column_names:
+        table = table.append_column(
+            "repairs", pa.nulls(table.num_rows, REPAIRED.field("repairs").type)
+        ).append_column("mojibake_score", pa.array([0.0] * table.num_rows, pa.float64()))
+    return table
+
+
+def run_ours(data_dir: Path, text_dir: Path, preds: Path, workers: int) -> dict[str, Any]:
+    from tasks import io
+    from tasks.dedup import DedupConfig, dedup_night, night_tags
+
+    table = load_text(text_dir)
+    night = text_dir.name.split("=", 1)[1]
+    start = time.perf_counter()
+    # What the stage does: read the page templates' tags from the staged bodies, then cluster.
+    tags = night_tags(
+        io.Layout(data_dir, night),
+        table.column("doc_id").to_pylist(),
+        table.column("site").to_pylist(),
+    )
+    cfg = DedupConfig(run_id="benchmark", workers=workers)
+    result = dedup_night(table, cfg, run_date="2000-01-01", tags=tags)
+    seconds = time.perf_counter() - start
+    rows = result.deduped.select(["source_path", "cluster_id"]).to_pylist()
+    write_preds(preds, [(doc_id_of(r["source_path"]), r["cluster_id"]) for r in rows])
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "docs": table.num_rows}
+
+
+def run_competitor(
+    python: str, system: str, texts: Path, preds: Path, work: Path
+) -> dict[str, Any]:
+    script = work / "competitors.py"
+    script.write_text(COMPETITORS, encoding="utf-8")
+    out = subprocess.run(
+        [python, str(script), system, str(texts), str(preds), str(work / system)],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{system} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def published_preds(data_dir: Path, preds: Path) -> int:
+    import pyarrow.dataset as ds
+
+    rows: list[dict[str, Any]] = []
+    for table in ("articles", "duplicates"):
+        rows += (
+            ds.dataset(data_dir / "curated" / table, format="parquet", partitioning="hive")
+            .to_table(columns=["source_path", "cluster_id"])
+            .to_pylist()
+        )
+    write_preds(preds, [(doc_id_of(r["source_path"]), r["cluster_id"]) for r in rows])
+    return len(rows)
+
+
+def row(name: str, metrics: dict[str, Any], timing: dict[str, Any] | None, docs: int) -> str:
+    same = metrics["pairwise"]["same_language"]
+    hn = metrics["hard_negatives"]
+    cells = [
+        name,
+        f"{same['precision']:.4f}",
+        f"{same['recall']:.4f}",
+        f"{metrics['ari']:.4f}",
+        f"{metrics['translation_recall'] or 0:.4f}",
+        f"{hn['cluster_pairs_merged']}/{hn['cluster_pairs']}",
+        f"{hn['doc_pairs_merged']}/{hn['doc_pairs']}",
+    ]
+    if timing:
+        cells += [
+            f"{timing['seconds']:.2f}",
+            f"{docs / timing['seconds']:.0f}",
+            f"{timing['peak_rss_mb']:.0f}",
+        ]
+    else:
+        cells += ["", "", ""]
+    return "| " + " | ".join(cells) + " |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--set", default="small", help="syndication set: small or large")
+    ap.add_argument("--data-dir", type=Path, required=True, help="data dir of a wiredesk run")
+    ap.add_argument("--run-date", default=None, help="night of that run (default: the only one)")
+    ap.add_argument("--competitors-python", default="/tmp/bench-venv/bin/python")
+    ap.add_argument(
+        "--text",
+        default="repaired",
+        choices=["repaired", "extracted"],
+        help="staged dataset whose text is compared (default: repaired, as in the pipeline)",
+    )
+    ap.add_argument("--skip", nargs="*", default=[], help="systems to leave out")
+    ap.add_argument("--evaluate-run", action="store_true", help="also score the published run")
+    args = ap.parse_args(argv)
+
+    labels = SHARED / "data" / "syndication" / args.set
+    if not labels.is_dir():
+        print(f"{labels} is absent: nothing to measure", file=sys.stderr)
+        return 2
+    staged = args.data_dir / "staged" / args.text
+    nights = sorted(p.name for p in staged.glob("run_date=*"))
+    night = f"run_date={args.run_date}" if args.run_date else (nights[-1] if nights else "")
+    repaired = staged / night
+    if not repaired.is_dir():
+        print(f"no repaired text under {staged}: run wiredesk first (see --help)", file=sys.stderr)
+        return 2
+
+    import pyarrow.dataset as ds
+
+    table = ds.dataset(repaired, format="parquet").to_table(columns=["source_path", "text"])
+    docs = table.num_rows
+    lines = [
+        "| system | P same-lang | R same-lang | ARI | translation recall | hard-neg. clusters"
+        " merged | hard-neg. doc pairs merged | seconds | docs/s | peak RSS MB |",
+        "|" + " --- |" * 10,
+    ]
+    with tempfile.TemporaryDirectory(prefix="wd-bench-") as tmp:
+        work = Path(tmp)
+        texts = work / "texts.jsonl"
+        with texts.open("w", encoding="utf-8") as f:
+            for r in table.to_pylist():
+                f.write(json.dumps({"id": doc_id_of(r["source_path"]), "text": r["text"]}) + "\n")
+        for workers in (1, 2):
+            preds = work / f"wiredesk-{workers}.jsonl"
+            timing = run_ours(args.data_dir, repaired, preds, workers)
+            name = f"wiredesk dedup ({workers} process{'es' if workers > 1 else ''})"
+            lines.append(row(name, score(labels, preds), timing, docs))
+        for system in ("rensa", "datatrove"):
+            if system in args.skip:
+                continue
+            preds = work / f"{system}.jsonl"
+            timing = run_competitor(args.competitors_python, system, texts, preds, work)
+            lines.append(row(system, score(labels, preds), timing, docs))
+        if args.evaluate_run:
+            preds = work / "published.jsonl"
+            published_preds(args.data_dir, preds)
+            lines.append(row("wiredesk run (published)", score(labels, preds), None, docs))
+    print(f"set {args.set}: {docs} documents, text from {repaired}")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

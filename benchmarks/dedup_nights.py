@@ -1,0 +1,125 @@
+"""Dedup across nights: time, peak memory and state size as the history grows.
+
+Splits the extracted and repaired text of a benchmark set (`staged/repaired` of a `wiredesk run`,
+see benchmarks/dedup.py) into N nights (documents dealt by a hash of their id), runs the dedup
+stage's `run_dedup` night after night in a fresh process each (so each night's peak RSS is its
+own) against one growing `state/dedup`, and prints per night: documents, history size, seconds,
+peak RSS, state bytes on disk, bytes of state per document. At the end it scores the union of
+all nights' clusters with `../shared/tools/score_dedup.py`, which shows what matching across
+nights costs in quality against one big night.
+
+    .venv/bin/python benchmarks/dedup_nights.py --set small --data-dir /tmp/wd-small --nights 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ONE_NIGHT = r"""
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from tasks import io
+from tasks.dedup import DedupConfig, commit_state, run_dedup
+layout = io.Layout(Path(sys.argv[2]), sys.argv[3])
+start = time.perf_counter()
+result = run_dedup(layout, DedupConfig(run_id="bench-" + sys.argv[3], workers=int(sys.argv[4])),
+                   lambda message: None)
+commit_state(layout)  # as the flow does after publish
+seconds = time.perf_counter() - start
+# VmHWM starts afresh at exec (ru_maxrss would carry the forking parent's peak over).
+peak = next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "extra": result.extra}))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT))
+    import pyarrow.dataset as ds
+
+    from benchmarks.dedup import doc_id_of, load_text, score, write_preds
+    from tasks import io
+    from tasks.schema import REPAIRED
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--set", default="small")
+    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--nights", type=int, default=4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--text", default="repaired", choices=["repaired", "extracted"])
+    args = ap.parse_args(argv)
+    labels = ROOT.parent / "shared" / "data" / "syndication" / args.set
+    staged = sorted((args.data_dir / "staged" / args.text).glob("run_date=*"))
+    if not staged or not labels.is_dir():
+        print("need a wiredesk run's staged/repaired and the benchmark labels", file=sys.stderr)
+        return 2
+    table = load_text(staged[-1])
+    ids = table.column("doc_id").to_pylist()
+    night_of = [int(hashlib.sha256(d.encode()).hexdigest(), 16) % args.nights for d in ids]
+    print(
+        "| night | documents | history | seconds | docs/s | peak RSS MB | state MB | "
+        "state KB/doc |\n|" + " --- |" * 8
+    )
+    with tempfile.TemporaryDirectory(prefix="wd-nights-") as tmp:
+        data = Path(tmp)
+        script = data / "one_night.py"
+        script.write_text(ONE_NIGHT, encoding="utf-8")
+        history = 0
+        for night in range(args.nights):
+            date = f"2026-01-{night + 1:02d}"
+            mask = [n == night for n in night_of]
+            part = table.filter(mask)
+            layout = io.Layout(data, date)
+            io.write_partition(data, layout.staged("repaired"), [part], REPAIRED)
+            # The page templates come from the staged bodies, as in the pipeline.
+            ingested = args.data_dir / "staged" / "ingested" / staged[-1].name
+            if ingested.is_dir():
+                target = layout.staged("ingested")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if not target.exists():
+                    target.symlink_to(ingested.resolve(), target_is_directory=True)
+            out = subprocess.run(
+                [sys.executable, str(script), str(ROOT), str(data), date, str(args.workers)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            timing = json.loads(out.stdout.strip().splitlines()[-1])
+            history += part.num_rows
+            state_bytes = sum(
+                p.stat().st_size for p in (data / "state").rglob("*.parquet") if p.is_file()
+            )
+            print(
+                f"| {date} | {part.num_rows} | {history - part.num_rows} | "
+                f"{timing['seconds']:.2f} | {part.num_rows / timing['seconds']:.0f} | "
+                f"{timing['peak_rss_mb']:.0f} | {state_bytes / 2**20:.1f} | "
+                f"{state_bytes / 1024 / history:.2f} |"
+            )
+        rows = ds.dataset(data / "staged" / "deduped", format="parquet", partitioning="hive")
+        pairs = [
+            (doc_id_of(r["source_path"]), r["cluster_id"])
+            for r in rows.to_table(columns=["source_path", "cluster_id"]).to_pylist()
+        ]
+        preds = data / "preds.jsonl"
+        write_preds(preds, pairs)
+        metrics = score(labels, preds)
+    same = metrics["pairwise"]["same_language"]
+    print(
+        f"all nights together: P same-lang {same['precision']:.4f}, R {same['recall']:.4f}, "
+        f"ARI {metrics['ari']:.4f}, translation recall {metrics['translation_recall']}, "
+        f"hard-neg. clusters merged {metrics['hard_negatives']['cluster_pairs_merged']}/"
+        f"{metrics['hard_negatives']['cluster_pairs']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

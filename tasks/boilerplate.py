@@ -1,0 +1,128 @@
+"""Site templates for dedup: text a site repeats on its pages is its chrome, not a report.
+
+Input: per document its `site` (from the URL, when known), the opening tags of its HTML page
+(see `page_tags`; none for plain text) and its sorted shingle hashes. Output:
+per document its "core" shingles: the shingles minus those that another page of the same
+template group also has.
+
+Why: when the extractor keeps part of a page's chrome (a sidebar story, a quote box, a footer
+blurb), or returns the chrome alone, every page of that site carries the same block, and block
+containment would merge unrelated reports that wear the same chrome (on the `large` syndication
+set, before this rule, it chained the corpus into one cluster). A site does not publish the same
+report twice, so text that two of its pages share is template. Template groups: pages with the
+same `site`, joined with pages whose sets of opening tags mostly coincide (the same navigation
+links, classes, scripts and fonts: the same site's template even when no URL names the site).
+Pages with neither stay alone (grouping plain-text copies by shared junk lines was tried and
+dropped: copies of one report that shared a generic line lost their whole text). Pure,
+deterministic; quarantines nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from tasks.linking import UnionFind, candidate_pairs, overlap
+from tasks.signatures import U64, TokenHasher
+
+# An opening tag with attributes: `<a href="/about">`, `<div class="sidebar">`, `<font face=..>`.
+_TAG = re.compile(rb"<[a-zA-Z][a-zA-Z0-9]*\s[^<>]{3,300}>")
+# A page's template is in its head and navigation; the first 2 MB hold it on every page we saw.
+MAX_PAGE_BYTES = 2_000_000
+# Same-template pages of the `large` syndication set share 7-300 tags, 50-100% of them (each
+# page's own URL and its #anchors differ); pages of two sites share a handful (social buttons, a
+# CDN script, `<font size="3">`). 8 shared tags and 40% of the smaller set sits between the two;
+# a page with fewer tags (a bare template with 7) must share all of them, and at least 3.
+MIN_SHARED_LINKS = 8
+MIN_LINK_CONTAINMENT = 0.4
+MIN_LINKS = 3
+# Across nights there is no night-wide count to drop everybody's tags with, so the share of the
+# smaller set must be higher.
+CROSS_NIGHT_TAG_CONTAINMENT = 0.5
+# A link on more than this share of the night's pages (a CDN's jQuery, a share button) is
+# everybody's, not one template's.
+MAX_LINK_PAGES_SHARE = 0.05
+
+
+def page_tags(body: bytes | None) -> list[str]:
+    """Sorted distinct opening tags with attributes of an HTML page (links, classes, fonts,
+    generator): what a site's template repeats on every page, whatever the article."""
+    if not body:
+        return []
+    # Byte-exact tags: pages of one template write them identically; no need to normalise.
+    return sorted({tag.decode("latin-1") for tag in set(_TAG.findall(body[:MAX_PAGE_BYTES]))})
+
+
+def tag_hashes(tags: Sequence[str], hasher: TokenHasher | None = None) -> U64:
+    """Sorted distinct 64-bit hashes of a page's tags (what the state keeps of a template)."""
+    if not tags:
+        return np.empty(0, np.uint64)
+    return np.unique((hasher or TokenHasher())(list(tags)))
+
+
+def same_template(site_a: str | None, tags_a: U64, site_b: str | None, tags_b: U64) -> bool:
+    """Whether two pages wear one site's template (across nights, without the night's DF
+    filter: a stricter share of the smaller tag set, 0.5, than within a night)."""
+    if site_a and site_a == site_b:
+        return True
+    small = min(len(tags_a), len(tags_b))
+    if small == 0:
+        return False
+    shared = overlap(tags_a, tags_b)
+    need = max(MIN_LINKS, min(MIN_SHARED_LINKS, small))
+    return shared >= need and shared >= CROSS_NIGHT_TAG_CONTAINMENT * small
+
+
+def template_groups(
+    sites: Sequence[str | None], tags: Sequence[Sequence[str]] | None = None
+) -> list[int | None]:
+    """Group number per document (None: alone), from shared sites and shared tag sets."""
+    n = len(sites)
+    uf = UnionFind(n)
+    member = [False] * n
+    first: dict[str, int] = {}
+    for i, site in enumerate(sites):
+        if site:
+            j = first.setdefault(site, i)
+            if j != i:
+                uf.union(i, j)
+                member[i] = member[j] = True
+    if tags is not None and any(tags):
+        hasher = TokenHasher()
+        sets = [tag_hashes(page, hasher) for page in tags]
+        keys = np.concatenate(sets)
+        owners = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s in enumerate(sets)])
+        values, counts = np.unique(keys, return_counts=True)
+        pages = sum(1 for s in sets if len(s))
+        common = values[counts > max(2, MAX_LINK_PAGES_SHARE * pages)]
+        keep = ~np.isin(keys, common)
+        sets = [s[~np.isin(s, common)] for s in sets]
+        for a, b in candidate_pairs(keys[keep], owners[keep]).tolist():
+            if uf.find(a) == uf.find(b):
+                continue
+            shared = overlap(sets[a], sets[b])
+            small = min(len(sets[a]), len(sets[b]))
+            need = max(MIN_LINKS, min(MIN_SHARED_LINKS, small))
+            if shared >= need and shared >= MIN_LINK_CONTAINMENT * small:
+                uf.union(a, b)
+                member[a] = member[b] = True
+    return [uf.find(i) if member[i] else None for i in range(n)]
+
+
+def core_shingles(shingles: Sequence[U64], groups: Sequence[int | None]) -> list[U64]:
+    """Each document's shingles minus those another document of its group also has."""
+    out = list(shingles)
+    by_group: dict[int, list[int]] = {}
+    for i, group in enumerate(groups):
+        if group is not None:
+            by_group.setdefault(group, []).append(i)
+    for docs in by_group.values():
+        values, counts = np.unique(np.concatenate([shingles[i] for i in docs]), return_counts=True)
+        template = values[counts >= 2]
+        if len(template) == 0:
+            continue
+        for i in docs:
+            out[i] = shingles[i][~np.isin(shingles[i], template, assume_unique=True)]
+    return out

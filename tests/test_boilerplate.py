@@ -1,0 +1,44 @@
+import numpy as np
+
+from tasks.boilerplate import core_shingles, page_tags, template_groups
+
+
+def test_groups_are_sites_with_more_than_one_page():
+    assert template_groups(["a.example", None, "b.example", "a.example", ""]) == [
+        0,
+        None,
+        None,
+        0,
+        None,
+    ]
+
+
+def test_core_drops_what_pages_of_one_site_share_and_nothing_else():
+    sidebar = list(range(100, 150))
+    one = np.array(sorted([*range(0, 40), *sidebar]), dtype=np.uint64)
+    two = np.array(sorted([*range(60, 90), *sidebar]), dtype=np.uint64)
+    copy_elsewhere = np.array(sorted(range(0, 40)), dtype=np.uint64)
+    core = core_shingles([one, two, copy_elsewhere], [0, 0, None])
+    assert core[0].tolist() == list(range(0, 40))
+    assert core[1].tolist() == list(range(60, 90))
+    assert core[2].tolist() == list(range(0, 40))
+
+
+def _page(article: str, own_url: str) -> bytes:
+    nav = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(12))
+    return (
+        f'<html><head><link rel="canonical" href="{own_url}"><link rel="stylesheet" '
+        f'href="/static/gazette.css"></head><body><ul class="gazette-nav">{nav}</ul>'
+        f'<div class="story"><p>{article}</p></div><div class="gazette-sidebar">Most read</div>'
+        "</body></html>"
+    ).encode()
+
+
+def test_pages_with_one_template_are_grouped_without_a_site():
+    one = page_tags(_page("The pier was approved.", "https://gazette.example/a"))
+    two = page_tags(_page("Fishers protested.", "https://gazette.example/b"))
+    other = page_tags(b'<html><body><div class="main"><a href="/home">Home</a></div></body></html>')
+    assert '<div class="gazette-sidebar">' in one and '<a href="/section/3">' in one
+    groups = template_groups([None, None, None], [one, two, other])
+    assert groups[0] == groups[1] is not None and groups[2] is None
+    assert template_groups([None, None], [[], []]) == [None, None]

@@ -1,0 +1,66 @@
+import numpy as np
+
+from tasks.linking import (
+    AnchorIndex,
+    UnionFind,
+    candidate_pairs,
+    containment,
+    near_verdict,
+    overlap,
+)
+
+
+def _u(values):
+    return np.array(sorted(values), dtype=np.uint64)
+
+
+def test_candidate_pairs_star_and_chain_within_each_key():
+    keys = np.array([7, 7, 7, 7, 9, 9, 5], dtype=np.uint64)
+    owners = np.array([3, 1, 2, 0, 4, 1, 6], dtype=np.int64)
+    pairs = {tuple(p) for p in candidate_pairs(keys, owners).tolist()}
+    # key 7 held by 0,1,2,3: star from 0 and chain; key 9 by 1,4; key 5 alone.
+    assert pairs == {(0, 1), (0, 2), (0, 3), (1, 2), (2, 3), (1, 4)}
+    assert candidate_pairs(np.array([1, 1], dtype=np.uint64), np.array([2, 2])).size == 0
+
+
+def test_overlap_and_containment():
+    a, b = _u(range(0, 100)), _u(range(50, 300))
+    assert overlap(a, b) == overlap(b, a) == 50
+    assert containment(a, b) == 0.5
+    assert containment(a, _u([])) == 0.0
+
+
+def test_near_verdict_needs_containment_size_and_a_share_of_the_larger_text():
+    article = _u(range(1000, 1200))
+    truncated = _u(range(1000, 1100))  # half of it
+    padded = _u([*range(1000, 1200), *range(5000, 5100)])  # junk lines added
+    kwargs = {"min_containment": 0.5, "min_shared": 20, "min_larger_share": 0.25}
+    assert near_verdict(article, truncated, **kwargs) == 1.0
+    assert near_verdict(article, padded, **kwargs) == 1.0
+    junk = _u([*range(5000, 5030), *range(9000, 9020)])  # a short text of junk lines
+    assert near_verdict(padded, junk, **kwargs) is None  # 30 shared < 25% of 300
+    few = _u(range(1000, 1010))
+    assert near_verdict(article, few, **kwargs) is None  # 10 shared < 20
+    other = _u([*range(1000, 1060), *range(2000, 2140)])
+    assert near_verdict(article, other, **kwargs) is None  # containment 0.3
+
+
+def test_union_find_roots_are_smallest_members():
+    uf = UnionFind(5)
+    assert uf.union(3, 1) and uf.union(4, 3) and not uf.union(1, 4)
+    assert uf.find(4) == 1
+    assert uf.groups() == {0: [0], 1: [1, 3, 4], 2: [2]}
+
+
+def test_anchor_agreement_weights_rare_anchors():
+    profiles = [
+        frozenset({"#2019", "ostmere", "tollefsen"}),
+        frozenset({"#2019", "x"}),
+        frozenset({"#2019", "y"}),
+        frozenset({"#2019", "ostmere", "tollefsen", "z"}),
+    ]
+    index = AnchorIndex(profiles)
+    strong, strong_larger, shared = index.agreement(profiles[0], profiles[3])
+    weak, _, _ = index.agreement(profiles[1], profiles[2])
+    assert shared == 3 and strong > 0.9 and 0.3 < strong_larger < strong
+    assert weak < 0.2  # only the year everybody mentions

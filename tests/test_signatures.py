@@ -1,0 +1,48 @@
+import numpy as np
+
+from tasks.signatures import (
+    TokenHasher,
+    anchors,
+    content_hash,
+    normalise,
+    sample_keys,
+    shingle_hashes,
+)
+
+
+def test_normalise_folds_case_width_and_punctuation():
+    assert normalise("Ｔhe PIER’s “new” roof, 2026!") == ["the", "pier", "s", "new", "roof", "2026"]
+    assert content_hash(normalise("A  b\u00a0c.")) == content_hash(normalise("a b c"))
+    assert normalise("ex\u00adam\u200bple") == ["example"]
+
+
+def test_shingles_are_stable_and_order_sensitive():
+    hasher = TokenHasher()
+    one = shingle_hashes(hasher(normalise("a b c d e f")), 5)
+    again = shingle_hashes(TokenHasher()(normalise("a b c d e f")), 5)
+    swapped = shingle_hashes(hasher(normalise("b a c d e f")), 5)
+    assert len(one) == 2 and np.array_equal(one, again)  # same values in a fresh process
+    assert not np.array_equal(one, swapped)
+    assert len(shingle_hashes(hasher(["only", "three", "words"]), 5)) == 1
+    assert len(shingle_hashes(hasher([]), 5)) == 0
+
+
+def test_sampled_keys_are_consistent_across_documents():
+    hasher = TokenHasher()
+    words = [f"w{i}" for i in range(400)]
+    full = shingle_hashes(hasher(words), 5)
+    half = shingle_hashes(hasher(words[:200]), 5)
+    keys_full, keys_half = sample_keys(full, 8), sample_keys(half, 8)
+    assert 20 < len(keys_full) < 80  # about one in eight
+    # Every key of the half copy that it shares with the full text is a key of the full text.
+    assert set(keys_half.tolist()) <= set(keys_full.tolist())
+    assert len(keys_half) > 5
+
+
+def test_anchors_keep_numbers_and_names_not_sentence_starts():
+    text = "The mayor of Ostmere, Zoë Ünal, counted the 1,250 boats. Сергей came in 2019."
+    found = anchors(text)
+    assert {"#1250", "#2019", "ostmere", "zoë", "ünal"} <= set(found)
+    assert "the" not in found  # also written in lower case: a sentence start, not a name
+    assert not any("серг" in a for a in found)  # Cyrillic names are not compared
+    assert anchors("Le maire d'Ostmere a compté 1.250 bateaux")[:1] == ["#1250"]
