@@ -154,7 +154,7 @@ def print_summary(record: dict[str, Any]) -> None:
     from flows.nightly import stage_rows
 
     rows = stage_rows(record)
-    headers = ["stage", "in", "kept", "quarantined", "duplicates", "seconds", "top reasons"]
+    headers = list(rows[0]) if rows else ["stage", "in", "kept", "quarantined", "seconds"]
     widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) if rows else len(h) for h in headers}
     print()
     fetch = record["stages"].get("fetch")
