@@ -173,32 +173,14 @@ DEDUP_CANONICAL = pa.schema(
 )
 
 # Curated tables: what downstream readers load. Column order is the contract's order.
-_CURATED_COMMON = [
-    pa.field("doc_id", pa.string(), nullable=False),
-    pa.field("source_path", pa.string(), nullable=False),
-    pa.field("record_index", pa.int32(), nullable=False),
-    pa.field("url", pa.string()),
-    pa.field("site", pa.string()),
-    pa.field("title", pa.string()),
-    pa.field("text", pa.string(), nullable=False),
-    pa.field("lang", pa.string()),
-    pa.field("published_at", TS),
-    pa.field("date_text", pa.string()),
-    pa.field("author", pa.string()),
-    pa.field("source_attribution", pa.string()),
-    pa.field("cluster_id", pa.string(), nullable=False),
-    pa.field("content_sha256", pa.string(), nullable=False),
-    pa.field("raw_sha256", pa.string(), nullable=False),
-    pa.field("content_type", pa.string(), nullable=False),
-    pa.field("charset", pa.string()),
-    pa.field("text_length", pa.int32(), nullable=False),
-    pa.field("mojibake_score", pa.float64(), nullable=False),
-    pa.field("stripped", STRIPPED_TYPE),
-    pa.field("repairs", pa.list_(REPAIR_TYPE)),
-    pa.field("fetched_at", TS),
-    pa.field("run_id", pa.string(), nullable=False),
-    pa.field("ingested_at", TS, nullable=False),
-]
+_CURATED_COLUMNS = (
+    "doc_id", "source_path", "record_index", "url", "site", "title", "text", "lang",
+    "published_at", "date_text", "author", "source_attribution", "cluster_id", "content_sha256",
+    "raw_sha256", "content_type", "charset", "text_length", "mojibake_score", "stripped",
+    "repairs", "fetched_at", "run_id", "ingested_at",
+)  # fmt: skip
+# The same fields (types, nullability) as in the stage datasets, in the contract's order.
+_CURATED_COMMON = [DEDUPED.field(name) for name in _CURATED_COLUMNS]
 
 # Re-ingest (tasks/reingest.py): the same source (URL, or inbox path and record) seen with other
 # bytes on a later night is a new revision of one document, not a copy of it. `revision` counts
