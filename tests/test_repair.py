@@ -98,3 +98,40 @@ def test_batch_updates_length_and_quarantines_what_becomes_empty():
     assert kept[0]["text_length"] == len("Café opens.")
     assert split.quarantined.column("reason").to_pylist() == ["empty_after_repair"]
     assert split.quarantined.column("stage").to_pylist() == ["repair"]
+
+
+def test_a_long_scraped_line_gets_small_exact_changes():
+    # A run-on line of tens of thousands of characters with mojibake in a few places: the diff
+    # must stay local (one change per broken quote, not one huge replacement) and undo exactly.
+    sentence = (
+        "The port authority said the new terminal would open next spring, and the mayor agreed. "
+    )
+    original = (
+        sentence * 150 + "The councilâ€™s vote\u00a0was close. " + sentence * 150 + "RenÃ©e wrote."
+    )
+    text, repairs = repair_text(original, "en", CFG)
+    assert [(r["before"], r["after"]) for r in repairs] == [
+        ("â€™", "’"),
+        ("\u00a0", " "),
+        ("Ã©", "é"),
+    ]
+    assert undo(text, repairs) == original
+
+
+def test_diff_of_random_edits_undoes_exactly():
+    import random
+
+    from tasks.repair import _diff
+
+    rng = random.Random(7)
+    alphabet = "ab e\u00a0"
+    for _ in range(200):
+        before = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 600)))
+        after = list(before)
+        for _ in range(rng.randint(0, 6)):
+            at = rng.randint(0, len(after))
+            after[at : at + rng.randint(0, 3)] = rng.choice(["", "x", "yy", " "])
+        after_text = "".join(after)
+        changes = _diff(before, after_text, 0)
+        assert undo(after_text, changes) == before
+        assert all(c["before"] != c["after"] for c in changes)
