@@ -27,8 +27,12 @@ _META_CHARSET = re.compile(
 # good; its own ranking puts ties within about one point.
 CHAOS_MARGIN = 1.0
 # C1 control characters: never in real text, always in Windows-1252 mojibake of Cyrillic, Polish
-# and other UTF-8 text whose second byte is 0x80-0x9f.
-_C1 = re.compile("[\u0080-\u009f]")
+# and other UTF-8 text whose second byte is 0x80-0x9f. A soft hyphen (byte 0xAD) right after a
+# UTF-8 lead byte read as Latin-1 ("Ø\u00ad" is Arabic "ح", "Ð\u00ad" Cyrillic "Э") marks the same
+# mojibake, and must be decoded here: trafilatura drops both C1 characters and soft hyphens, which
+# would leave the word undecodable for the repair stage (Arabic copies of the syndication benchmark
+# kept broken words and were set aside by the checks).
+_C1 = re.compile("[\u0080-\u009f]|[\u00c2-\u00df]\u00ad|[\u00e0-\u00ef][^\\s]?\u00ad")
 
 
 def undo_double_decoding(text: str) -> str:

@@ -32,6 +32,7 @@ from itertools import accumulate
 from typing import Any
 
 import ftfy
+import ftfy.bad_codecs  # registers the sloppy-windows-1252 codec
 import pyarrow as pa
 from ftfy.badness import badness
 from prefect import get_run_logger, task
@@ -89,10 +90,40 @@ def fix_encoding(line: str) -> str:
     # (a byte the double decoding lost, a letter that was right): on the syndication benchmark's
     # Polish mojibake copies "wynagrodzeÅ„" stayed broken. Word by word, each mojibake word still
     # decodes; words without suspicious sequences are not touched.
-    return " ".join(
-        ftfy.fix_text(word, config=FTFY_CONFIG) if badness(word) else word
-        for word in fixed.split(" ")
-    )
+    words = fixed.split(" ")
+    out = [ftfy.fix_text(word, config=FTFY_CONFIG) if badness(word) else word for word in words]
+    # ftfy leaves some words half decoded ("miÅ‚ość": the "ł" lost to a low quote mark) or
+    # untouched as too little evidence ("ØŒ", the Arabic comma, between two spaces), and the checks
+    # then set the document aside. Such a word is decoded sequence by sequence (a UTF-8 lead byte
+    # and its continuation bytes, read as Windows-1252) when the line is mojibake (ftfy decoded
+    # some of its words) or the word is nothing but such sequences; the result must be less
+    # suspicious than the word, else the word stays.
+    line_is_mojibake = out != words
+    for i, word in enumerate(out):
+        # Scored with the spaces around it: ftfy's badness counts "ØŒ" only next to a space.
+        bad = badness(f" {word} ")
+        if bad and (line_is_mojibake or not _MOJIBAKE_SEQUENCE.sub("", word)):
+            decoded = _MOJIBAKE_SEQUENCE.sub(_undo_cp1252, word)
+            if badness(f" {decoded} ") < bad:
+                out[i] = decoded
+    return " ".join(out)
+
+
+# The Windows-1252 reading of one UTF-8 multi-byte character: a lead byte (0xC2-0xF4) and the
+# continuation bytes (0x80-0xBF) it announces.
+_CONT = "".join(sorted(set(bytes(range(0x80, 0xC0)).decode("sloppy-windows-1252"))))
+_CONT_CLASS = "[" + re.escape(_CONT) + "]"
+_MOJIBAKE_SEQUENCE = re.compile(
+    f"[\u00c2-\u00df]{_CONT_CLASS}|[\u00e0-\u00ef]{_CONT_CLASS}{{2}}"
+    f"|[\u00f0-\u00f4]{_CONT_CLASS}{{3}}"
+)
+
+
+def _undo_cp1252(match: re.Match[str]) -> str:
+    try:
+        return match.group(0).encode("sloppy-windows-1252").decode("utf-8")
+    except UnicodeError:
+        return match.group(0)
 
 
 def fix_whitespace(line: str) -> str:

@@ -135,3 +135,23 @@ def test_diff_of_random_edits_undoes_exactly():
         changes = _diff(before, after_text, 0)
         assert undo(after_text, changes) == before
         assert all(c["before"] != c["after"] for c in changes)
+
+
+def test_mojibake_that_ftfy_leaves_half_decoded_is_finished_word_by_word():
+    import ftfy.bad_codecs  # noqa: F401  (the lenient Windows-1252 a scraper's decoder is)
+
+    # Written here: Polish and Arabic UTF-8 read as Windows-1252. In running text ftfy leaves
+    # "Å‚" (ł, whose second byte reads as a low quote mark) inside half-decoded words, and the
+    # lone "ØŒ" (the Arabic comma) as too little evidence.
+    polish = "Prom płynął do portu, a miłość do morza została w mieście Łódź."
+    broken = " ".join(
+        word.encode("utf-8").decode("sloppy-windows-1252") if i % 2 else word
+        for i, word in enumerate(polish.split(" "))
+    )
+    text, repairs = repair_text(broken, "pl", CFG)
+    assert text == polish and mojibake_score(text) == 0.0
+    assert undo(text, repairs) == broken
+    arabic = "قال الوزير ، إن الميناء سيفتح ، في الربيع"
+    broken = arabic.replace("،", "،".encode().decode("cp1252"))
+    assert broken != arabic
+    assert repair_text(broken, "ar", CFG)[0] == arabic
