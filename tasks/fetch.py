@@ -10,7 +10,9 @@ request answered 304 (or a 200 with the same bytes) and nothing else; only `new`
 pages carry their bytes on to ingest. Requests are sequential with a per-host delay, http(s)
 only, redirects followed by hand and only on the same host, with connect/read timeouts, a time
 limit per response and a byte cap; transient failures (timeouts, connection errors, 429, 5xx)
-are retried with exponential backoff, and this is the only stage that retries.
+are retried with exponential backoff, and this is the only stage that retries. Each host's
+robots.txt is read once a night before its first page (RFC 9309, user agent `wiredesk`): a
+disallowed URL is not fetched, a Crawl-delay above the per-host delay is honoured (capped).
 
 A URL that fails is a FETCHED row with outcome `failed` and one of these reasons, which ingest
 turns into a quarantine row of stage `fetch` (so that it carries the night's run id); a failed
@@ -28,6 +30,11 @@ URL is tried again on the next night:
 - `bad_listing`: a sitemap that does not parse.
 - `too_many_links`: a feed or sitemap lists more than `max_listed` URLs (the rest are dropped).
 - `page_limit`: the night reached `max_urls`; the URL is left for the next night.
+- `robots_disallowed`: the host's robots.txt disallows the URL for our user agent.
+- A robots.txt that cannot be read (timeout, connection failure, 5xx after the retries) means
+  the whole host is off limits tonight (RFC 9309); its URLs get that failure's reason
+  (`timeout`, `connection_failed`, `http_error`) with a detail naming robots.txt. A robots.txt
+  answered 4xx, or redirected away, allows everything.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
 
 import httpx
 import pyarrow as pa
@@ -84,7 +92,13 @@ class FetchConfig:
     # Per feed or sitemap, and per night: bound the work a hostile listing can cause.
     max_listed: int = 5000
     max_urls: int = 20000
+    # The product token robots.txt rules are matched against is the part before "/".
     user_agent: str = "wiredesk/0.1 (nightly news ingest)"
+    obey_robots: bool = True
+    # RFC 9309: crawlers must parse at least 500 KiB of a robots.txt; what follows is ignored.
+    robots_max_bytes: int = 512 * 1024
+    # A Crawl-delay longer than this is capped: one host cannot hold a night for hours.
+    max_crawl_delay: float = 30.0
 
 
 @dataclass
@@ -120,6 +134,11 @@ def url_problem(url: str) -> tuple[str, str] | None:
 def host_of(url: str) -> str:
     host = (urlsplit(url).hostname or "").lower()
     return host[4:] if host.startswith("www.") else host
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def conditional_headers(prev: Previous | None) -> dict[str, str]:
@@ -253,6 +272,9 @@ class Fetcher:
         self.sleep = sleep
         self.clock = clock
         self._last: dict[str, float] = {}
+        self._delay: dict[str, float] = {}  # per host, when its robots.txt asks for more
+        # Per origin: the parsed robots.txt, None (everything allowed) or the failed exchange.
+        self._robots: dict[str, RobotFileParser | Exchange | None] = {}
         self.client = httpx.Client(
             timeout=httpx.Timeout(
                 connect=cfg.connect_timeout,
@@ -281,10 +303,42 @@ class Fetcher:
         host = host_of(url)
         last = self._last.get(host)
         if last is not None:
-            wait = last + self.cfg.host_delay_seconds - self.clock()
+            delay = self._delay.get(host, self.cfg.host_delay_seconds)
+            wait = last + delay - self.clock()
             if wait > 0:
                 self.sleep(wait)
         self._last[host] = self.clock()
+
+    def robots_problem(self, url: str) -> tuple[str, str] | None:
+        """(reason, detail) when the host's robots.txt keeps us from `url`, else None."""
+        if not self.cfg.obey_robots:
+            return None
+        origin = origin_of(url)
+        if origin not in self._robots:
+            self._robots[origin] = self._read_robots(origin)
+        rules = self._robots[origin]
+        if isinstance(rules, Exchange):
+            reason = rules.reason or "http_error"
+            return reason, f"robots.txt unreadable: {rules.detail or f'HTTP {rules.status}'}"
+        if rules is not None and not rules.can_fetch(self.cfg.user_agent, url):
+            return "robots_disallowed", f"{origin}/robots.txt"
+        return None
+
+    def _read_robots(self, origin: str) -> RobotFileParser | Exchange | None:
+        ex = self.get(f"{origin}/robots.txt", None)
+        if ex.reason in ("redirect_off_host", "too_many_redirects") or (
+            ex.reason is None and ex.status is not None and 400 <= ex.status < 500
+        ):
+            return None  # unavailable: RFC 9309 allows everything
+        if ex.reason is not None or ex.status != 200 or ex.body is None:
+            return ex  # unreachable: RFC 9309 disallows everything
+        text = ex.body[: self.cfg.robots_max_bytes].decode("utf-8", errors="replace")
+        rules = RobotFileParser()
+        rules.parse(text.splitlines())
+        delay = rules.crawl_delay(self.cfg.user_agent)
+        if delay is not None and float(delay) > self.cfg.host_delay_seconds:
+            self._delay[host_of(origin)] = min(float(delay), self.cfg.max_crawl_delay)
+        return rules
 
     def get(self, url: str, prev: Previous | None) -> Exchange:
         """GET `url` (conditional when `prev` says how), following same-host redirects."""
@@ -436,6 +490,19 @@ def fetch_sources(
                     outcome="failed",
                     reason="page_limit",
                     detail=f"over {cfg.max_urls} URLs tonight",
+                    fetched_at=now(),
+                )
+            )
+            continue
+        robots = fetcher.robots_problem(job.url)
+        if robots is not None:
+            rows.append(
+                _row(
+                    job,
+                    kind_guess,
+                    outcome="failed",
+                    reason=robots[0],
+                    detail=robots[1],
                     fetched_at=now(),
                 )
             )

@@ -3,6 +3,8 @@ limits and the reasons failures get. No Prefect here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pyarrow as pa
 import pytest
 
@@ -139,8 +141,10 @@ def test_second_night_asks_conditionally_and_sees_only_what_changed():
         "/c.html": "not_modified",
         "/d.html": "new",
     }
-    # Every URL known from night 1 was asked conditionally; only the new one was not.
-    assert {h.path for h in log if not h.conditional} == {"/d.html"}
+    # Every URL known from night 1 was asked conditionally; only the new one was not (and
+    # robots.txt, read afresh once a night).
+    assert {h.path for h in log if not h.conditional} == {"/d.html", "/robots.txt"}
+    assert len([h for h in log if h.path == "/robots.txt"]) == 1
     assert {h.path: h.status for h in log if h.conditional} == {
         "/feed.xml": 200,
         "/sitemap.xml": 304,
@@ -187,7 +191,47 @@ def test_requests_to_one_host_are_spaced():
             site.put(f"/{name}.html", page(name, ["Words."]))
         with Fetcher(cfg, sleep=clock.sleep, clock=clock) as fetcher:
             fetch_sources([site.url(f"/{n}.html") for n in "abc"], {}, cfg, fetcher)
-    assert clock.sleeps == [1.5, 1.5]
+    assert clock.sleeps == [1.5, 1.5, 1.5]  # robots.txt, then a, b, c
+
+
+def test_robots_txt_is_obeyed_with_its_crawl_delay():
+    clock = Clock()
+    cfg = FetchConfig(host_delay_seconds=1.0, retries=0)
+    with serve_site() as site:
+        site.put(
+            "/robots.txt",
+            "User-agent: *\nDisallow: /\n\n"
+            "User-agent: wiredesk\nDisallow: /private/\nCrawl-delay: 4\n",
+            content_type="text/plain",
+        )
+        for path in ("/a.html", "/b.html", "/private/c.html"):
+            site.put(path, page(path, ["Words."]))
+        with Fetcher(cfg, sleep=clock.sleep, clock=clock) as fetcher:
+            table = fetch_sources(
+                [site.url(p) for p in ("/a.html", "/private/c.html", "/b.html")], {}, cfg, fetcher
+            )
+    rows = {u.removeprefix(site.base): r for u, r in _rows(table).items()}
+    assert {p: (r["outcome"], r["reason"]) for p, r in rows.items()} == {
+        "/a.html": ("new", None),
+        "/private/c.html": ("failed", "robots_disallowed"),
+        "/b.html": ("new", None),
+    }
+    assert site.hits("/private/c.html") == [] and len(site.hits("/robots.txt")) == 1
+    assert clock.sleeps == [4.0, 4.0]  # the site's Crawl-delay, not our 1 s
+
+
+def test_a_host_whose_robots_txt_fails_is_left_alone_tonight():
+    cfg = FetchConfig(host_delay_seconds=0.0, backoff_seconds=0.01, retries=1)
+    with serve_site() as site:
+        site.put("/robots.txt", "User-agent: *\nAllow: /\n", failures=[503] * 10)
+        site.put("/a.html", page("A", ["Words."]))
+        table = _night(site, [site.url("/a.html")], cfg=cfg)
+        assert site.hits("/a.html") == []
+    row = table.to_pylist()[0]
+    assert (row["outcome"], row["reason"]) == ("failed", "http_error")
+    assert "robots.txt" in row["detail"]
+    off = _night(site, [site.url("/a.html")], cfg=replace(cfg, obey_robots=False))
+    assert off.to_pylist()[0]["reason"] == "connection_failed"  # the site is gone by now
 
 
 def test_failures_become_quarantine_rows_with_reasons():

@@ -185,6 +185,7 @@ def test_two_nights_of_feeds_give_one_new_revision_and_one_new_article(on_prefec
         "/news/tram-line.html": (True, 304),
         "/news/library-hours.html": (False, 200),
         "/news/gone.html": (False, 404),  # failed on night 1: nothing to be conditional on
+        "/robots.txt": (False, 404),  # read once a night; none here, so everything is allowed
     }
     assert night2["stages"]["ingest"]["rows_in"] == 2
 
