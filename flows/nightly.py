@@ -36,7 +36,7 @@ from tasks.extract import extract_task
 from tasks.fetch import fetch_task
 from tasks.ingest import ingest_task
 from tasks.publish import publish_task
-from tasks.repair import VOCABULARY_STATE, repair_task
+from tasks.repair import VOCABULARY_STATE, commit_vocabulary_task, repair_task
 from tasks.schema import DEDUP_STATE
 from tasks.sitelines import LINES_STATE, PAGES_STATE, learn_site_lines_task
 from tasks.validate import ValidationReport, docs_task, gate, quarantine_stage, validate_task
@@ -132,6 +132,7 @@ def stage_inputs(cfg: RunConfig, layout: io.Layout) -> dict[str, Any]:
     inputs["dedup"] = [code, suites, resume.settings(cfg.dedup), dedup_history]
     inputs["publish"] = [code, history]
     inputs["dedup_state"] = [code]
+    inputs["vocabulary_state"] = [code]
     # Learns from the night's extracted pages on top of the last snapshot before the night.
     inputs["site_lines"] = [code, site_model]
     return inputs
@@ -308,6 +309,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
             layout.staged("repaired"),
             layout.staged_quarantine("repair"),
             layout.staged_quarantine(quarantine_stage("repaired")),
+            layout.staged(VOCABULARY_STATE),
         ],
         (("repaired", [layout.staged("repaired")]),),
     )
@@ -340,6 +342,11 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
         "dedup_state",
         lambda: commit_state_task(layout),
         [layout.dedup_state(name, layout.run_date) for name in DEDUP_STATE],
+    )
+    stage(
+        "vocabulary_state",
+        lambda: commit_vocabulary_task(layout),
+        [layout.state_partition(VOCABULARY_STATE)],
     )
     # What the night's pages teach about each site's boilerplate, for the nights after it.
     stage(

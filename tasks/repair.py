@@ -372,11 +372,10 @@ def repair_task(layout: io.Layout, cfg: RepairConfig, workers: int, batch_rows: 
         for t in io.read_partitions_before(root, layout.run_date, columns=["word", "docs"])
     ]
     protected = protected_words([*earlier, tonight]) if cfg.typo_repair else frozenset()
+    # Staged, not yet state: later nights must only count the words of published nights, so
+    # `commit_vocabulary` moves it into `state/vocabulary` after publish.
     io.write_partition(
-        layout.data_dir,
-        io.partition_dir(layout.state, VOCABULARY_STATE, layout.run_date),
-        [_vocabulary_table(tonight)],
-        VOCABULARY,
+        layout.data_dir, layout.staged(VOCABULARY_STATE), [_vocabulary_table(tonight)], VOCABULARY
     )
     logger = get_run_logger()
     logger.info(
@@ -399,3 +398,21 @@ def repair_task(layout: io.Layout, cfg: RepairConfig, workers: int, batch_rows: 
     )
     result.extra["protected_words"] = len(protected)
     return result
+
+
+def commit_vocabulary(layout: io.Layout) -> int:
+    """After publish: tonight's staged vocabulary becomes `state/vocabulary/run_date=D`
+    (replacing what an earlier run of the night committed). Returns its number of words."""
+    table = io.read_table(layout.staged(VOCABULARY_STATE))
+    io.write_partition(
+        layout.data_dir, layout.state_partition(VOCABULARY_STATE), [table], VOCABULARY
+    )
+    return table.num_rows
+
+
+# NO_CACHE: a side effect on the state folder; it must run every time it is asked to.
+@task(name="commit-vocabulary", cache_policy=NO_CACHE)
+def commit_vocabulary_task(layout: io.Layout) -> dict[str, Any]:
+    words = commit_vocabulary(layout)
+    get_run_logger().info("vocabulary of night %s committed: %d words", layout.run_date, words)
+    return {"words": words}

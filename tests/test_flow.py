@@ -61,7 +61,7 @@ def test_sample_night_publishes_the_contract(sample_run):
     assert not (data / ".tmp").exists() or not any((data / ".tmp").iterdir())
     # The night's pages went into the site statistics, as the night's own snapshot.
     assert saved["stages"]["site_lines"]["night"] == NIGHT
-    for name in ("site_lines", "site_pages"):
+    for name in ("site_lines", "site_pages", "vocabulary"):
         assert (data / "state" / name / f"run_date={NIGHT}").is_dir()
 
 
@@ -204,9 +204,12 @@ def test_a_night_stopped_after_dedup_leaves_no_state_for_later_nights(tmp_path):
             workers=1,
             expectations_dir=str(suites),
         )
-    # Dedup ran, but its state stays staged: no later night can match unpublished documents.
+    # Dedup ran, but its state stays staged: no later night can match unpublished documents,
+    # nor count their words among the names typo repair protects.
     assert any((data / "staged" / "dedup_documents").rglob("*.parquet"))
     assert not (data / "state" / "dedup").exists()
+    assert any((data / "staged" / "vocabulary").rglob("*.parquet"))
+    assert not (data / "state" / "vocabulary").exists()
     assert not (data / "curated").exists()
 
 
