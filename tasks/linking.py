@@ -133,6 +133,7 @@ def near_verdict(
 # most 5 groups carry is always kept (on a night of the five seed reports, the cap of 2 that a
 # 5% share gives dropped every key that three reports of one visit share with the translation).
 MIN_MAX_DF = 5
+_TIE = 1e-9
 
 
 def translation_matches(
@@ -167,7 +168,9 @@ def translation_matches(
         key: math.log((n + idf_prior + 1) / count) for key, count in df.items() if count <= max_df
     }
     rare = [frozenset(key for key in profile if key in weight) for profile in profiles]
-    norm = [sum(weight[key] for key in keys) for keys in rare]
+    # fsum: exact, so the same whatever order a set yields its keys in (str hashes are salted per
+    # process, and a re-run must link the same pairs).
+    norm = [math.fsum(weight[key] for key in keys) for keys in rare]
     holders: dict[str, list[int]] = {}
     for i, keys in enumerate(rare):
         if langs[i] is not None:
@@ -182,16 +185,16 @@ def translation_matches(
     scored: dict[tuple[int, int], float] = {}
     for (a, b), count in sorted(shared.items()):
         if count >= min_shared:
-            common = sum(weight[key] for key in rare[a] & rare[b])
+            common = math.fsum(weight[key] for key in rare[a] & rare[b])
             scored[(a, b)] = common / math.sqrt(norm[a] * norm[b])
-    # Best candidate of each group: highest score, then smallest index (deterministic).
-    best: dict[int, tuple[float, int]] = {}
+    # Each group's best score; candidates that tie with it (copies of one report that stayed in
+    # two groups score the same) are all its best.
+    best: dict[int, float] = {}
     for (a, b), score in scored.items():
-        for x, y in ((a, b), (b, a)):
-            if x not in best or (score, -y) > (best[x][0], -best[x][1]):
-                best[x] = (score, y)
+        best[a] = max(best.get(a, 0.0), score)
+        best[b] = max(best.get(b, 0.0), score)
     return [
         (a, b, score)
         for (a, b), score in scored.items()
-        if score >= min_cosine and best[a][1] == b and best[b][1] == a
+        if score >= min_cosine and score >= best[a] - _TIE and score >= best[b] - _TIE
     ]

@@ -82,3 +82,13 @@ def test_translation_matches_need_different_languages_and_enough_shared_keys():
     assert not translation_matches(
         profiles, ["en", None, None, *["de"] * 40], max_df_share=0.1, min_shared=3, min_cosine=0.2
     )
+
+
+def test_translation_matches_link_every_group_tied_for_best():
+    # Two groups of copies of one report (which near verification kept apart) score the same
+    # against its translation: both are its best match.
+    report = frozenset({"#42", "ostmere", "tollefsen", "~harbo", "~ferri"})
+    profiles = [report, report, report | {"~autom"}, *_filler(40)]
+    langs = ["en", "en", "fr", *["de"] * 40]
+    found = translation_matches(profiles, langs, max_df_share=0.1, min_shared=4, min_cosine=0.2)
+    assert [(a, b) for a, b, _ in found] == [(0, 2), (1, 2)]
