@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 # What the keys are. Stored with the dedup state (`tasks.dedup`): a night never compares its
 # keys with keys of another version (version 1: numbers and names only, from
@@ -48,11 +49,26 @@ def _strip_marks(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# A night repeats the same words many times: stem each once (bounded: a night's vocabulary).
+@lru_cache(maxsize=1 << 18)
+def _stem(word: str) -> str | None:
+    if not word.isascii():
+        word = _strip_marks(word)
+        if not word.isascii():
+            return None
+    if len(word) > COGNATE_PREFIX and word.isalpha():
+        return "~" + word[:COGNATE_PREFIX]
+    return None
+
+
 def numbers_and_names(text: str) -> list[str]:
     """Numbers (`#` and the digits, leading zeros dropped) and names: capitalised Latin-script
     words that the text never writes in lower case (so sentence-initial "The" or "Après" is not a
     name)."""
-    normal = unicodedata.normalize("NFKC", text)
+    return _numbers_and_names(unicodedata.normalize("NFKC", text))
+
+
+def _numbers_and_names(normal: str) -> list[str]:
     out = []
     for match in _NUMBER.finditer(normal):
         digits = _NON_DIGIT.sub("", match.group(0)).lstrip("0")
@@ -67,16 +83,24 @@ def numbers_and_names(text: str) -> list[str]:
 def cognates(text: str) -> set[str]:
     """`~` and the first `COGNATE_PREFIX` letters of every Latin-script word of more than that
     many letters, casefolded and without diacritics (digits and other scripts give none)."""
+    return _cognates(unicodedata.normalize("NFKC", text))
+
+
+def _cognates(normal: str) -> set[str]:
     out = set()
-    for word in _WORD.findall(_strip_marks(unicodedata.normalize("NFKC", text).casefold())):
-        if len(word) > COGNATE_PREFIX and word.isascii() and word.isalpha():
-            out.add("~" + word[:COGNATE_PREFIX])
+    # casefold writes the Turkish "İ" as "i" and a combining dot, which would cut the word.
+    for word in set(_WORD.findall(normal.casefold().replace("\u0307", ""))):
+        if len(word) > COGNATE_PREFIX:
+            stem = _stem(word)
+            if stem is not None:
+                out.add(stem)
     return out
 
 
 def anchors(text: str) -> frozenset[str]:
     """All the cross-lingual keys of one text (numbers, names, cognate stems)."""
-    return frozenset(numbers_and_names(text)) | cognates(text)
+    normal = unicodedata.normalize("NFKC", text)
+    return frozenset(_numbers_and_names(normal)) | _cognates(normal)
 
 
 def template_free(
