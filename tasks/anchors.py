@@ -97,10 +97,34 @@ def _cognates(normal: str) -> set[str]:
     return out
 
 
+def ordered_anchors(text: str) -> list[str]:
+    """The keys of `anchors` in the order the text first uses them (what a translation keeps,
+    sentence by sentence; another report of the story tells it in another order)."""
+    normal = unicodedata.normalize("NFKC", text)
+    first: dict[str, int] = {}
+    for match in _NUMBER.finditer(normal):
+        digits = _NON_DIGIT.sub("", match.group(0)).lstrip("0")
+        first.setdefault("#" + (digits or "0"), match.start())
+    lower: set[str] | None = None
+    for match in _NAME.finditer(normal):
+        if lower is None:
+            lower = set(_WORD.findall(normal))
+        name = match.group(0).casefold()
+        if name not in lower:
+            first.setdefault(name, match.start())
+    for match in _WORD.finditer(normal):
+        # casefold writes the Turkish "İ" as "i" and a combining dot.
+        word = match.group(0).casefold().replace("\u0307", "")
+        if len(word) > COGNATE_PREFIX:
+            stem = _stem(word)
+            if stem is not None:
+                first.setdefault(stem, match.start())
+    return sorted(first, key=lambda key: (first[key], key))
+
+
 def anchors(text: str) -> frozenset[str]:
     """All the cross-lingual keys of one text (numbers, names, cognate stems)."""
-    normal = unicodedata.normalize("NFKC", text)
-    return frozenset(_numbers_and_names(normal)) | _cognates(normal)
+    return frozenset(ordered_anchors(text))
 
 
 def template_free(

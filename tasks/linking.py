@@ -198,3 +198,18 @@ def translation_matches(
         for (a, b), score in scored.items()
         if score >= min_cosine and score >= best[a] - _TIE and score >= best[b] - _TIE
     ]
+
+
+def position_agreement(a: Sequence[str], b: Sequence[str]) -> float:
+    """Share of the keys two sequences have in common that sit at about the same rank in both
+    (ranks among the common keys, within max(1, 10%) of their count): a translation keeps its
+    original's order up to local swaps ("412 millions" / "412 million", "l'estuaire de Velmora"
+    / "the Velmora estuary"); another report of the story brings the names in another order."""
+    common = set(a) & set(b)
+    if not common:
+        return 0.0
+    ranks_a = [key for key in dict.fromkeys(a) if key in common]
+    ranks_b = {key: i for i, key in enumerate(k for k in dict.fromkeys(b) if k in common)}
+    slack = max(1.0, 0.1 * len(common))
+    near = sum(1 for i, key in enumerate(ranks_a) if abs(i - ranks_b[key]) <= slack)
+    return near / len(common)

@@ -1,4 +1,4 @@
-from tasks.anchors import anchors, cognates, numbers_and_names, template_free
+from tasks.anchors import anchors, cognates, numbers_and_names, ordered_anchors, template_free
 
 
 def test_numbers_and_names_not_sentence_starts():
@@ -34,3 +34,11 @@ def test_template_keys_are_dropped_within_a_template_group_only():
     out = template_free(found, [7, 7, None])
     assert out[0] == frozenset({"#1"}) and out[1] == frozenset({"#2"})
     assert out[2] == found[2]  # not of the group: its keys stay
+
+
+def test_ordered_anchors_follow_the_text():
+    text = "Ilse Varga promised 120 million to Kessel. Varga spoke for 20 minutes."
+    order = ordered_anchors(text)
+    expected = ["ilse", "varga", "~promi", "#120", "~milli", "kessel", "~kesse", "#20", "~minut"]
+    assert order == expected
+    assert frozenset(order) == anchors(text)

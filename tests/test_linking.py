@@ -6,6 +6,7 @@ from tasks.linking import (
     containment,
     near_verdict,
     overlap,
+    position_agreement,
     translation_matches,
 )
 
@@ -92,3 +93,15 @@ def test_translation_matches_link_every_group_tied_for_best():
     langs = ["en", "en", "fr", *["de"] * 40]
     found = translation_matches(profiles, langs, max_df_share=0.1, min_shared=4, min_cosine=0.2)
     assert [(a, b) for a, b, _ in found] == [(0, 2), (1, 2)]
+
+
+def test_position_agreement_forgives_local_swaps_not_another_order():
+    original = ["velmora", "#412", "~milli", "arlen", "ilse", "varnholt", "#2020", "~publi"]
+    swapped = ["#412", "velmora", "arlen", "~milli", "ilse", "#2020", "varnholt", "~publi"]
+    assert position_agreement(original, original) == 1.0
+    assert position_agreement(original, swapped) == 1.0
+    other_report = ["#2020", "~publi", "varnholt", "ilse", "velmora", "arlen", "#412"]
+    assert position_agreement(original, other_report) < 0.5
+    # Keys of one side only do not count; nothing in common agrees on nothing.
+    assert position_agreement([*original, "x"], ["y", *original]) == 1.0
+    assert position_agreement(["a"], ["b"]) == 0.0
