@@ -15,10 +15,11 @@ shingles; that link is `near` (`exact` when the normalised texts are equal). The
 documents are matched the same way against every earlier night through the stored keys. Groups
 of copies in different languages are then linked as `translation` when their cross-lingual keys
 (`tasks.anchors`: numbers, Latin-script names, cognate stems; site template keys dropped) reach
-an IDF-weighted cosine of `translation_min_cosine` and each group is the other's best match,
-among the documents of the last `translation_window_days` nights. Clusters are the connected
-components of verified links (`tasks.linking`). The state's format (`STATE_FORMAT`) is recorded
-beside it; earlier state of another format is refused (`StateFormatError`).
+an IDF-weighted cosine of `translation_min_cosine` (or of `translation_band_cosine` with the
+shared keys in the same order in both texts) and each group is the other's best match, among
+the documents of the last `translation_window_days` nights. Clusters are the connected
+components of verified links (`tasks.linking`). The state's format (`STATE_FORMAT`) is
+recorded beside it; earlier state of another format is refused (`StateFormatError`).
 
 Canonical policy, within a new cluster: the earliest `published_at` (unknown dates last), then a
 document in the cluster's original language (the language of its earliest document, else its
