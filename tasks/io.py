@@ -457,6 +457,10 @@ def write_json(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def exists(path: Path) -> bool:
+    return path.exists()
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text("utf-8"))
 

@@ -1,9 +1,11 @@
 """Linking for dedup: candidate pairs from shared keys, their verification, and union-find.
 
 Input: per document its sorted shingle hashes, its candidate keys (sampled shingles and the
-normalised-text hash) and its anchors (numbers and names, see `tasks.signatures`). Output: the
-verified links between documents (`near` from shingle containment, `translation` from anchor
-agreement between groups of different languages) and the connected components they form.
+normalised-text hash) and its cross-lingual keys (numbers, names, cognate stems:
+`tasks.anchors`). Output: the verified links between documents (`near` from shingle
+containment, `translation` from the cosine of IDF-weighted cross-lingual keys between groups
+of different languages, each the other's best match, see `translation_matches`) and the
+connected components they form.
 
 Candidates: documents that share a key. A key shared by many documents (a big cluster of
 copies, or a junk line that many plain-text copies carry) is not expanded into all its pairs:
@@ -18,7 +20,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
@@ -128,33 +129,87 @@ def near_verdict(
 # --------------------------------------------------------------------------- translations
 
 
-class AnchorIndex:
-    """Inverse document frequency of anchors over the groups compared (rare anchors weigh more)."""
-
-    def __init__(self, profiles: Sequence[frozenset[str]]) -> None:
-        self.df: Counter[str] = Counter()
-        for profile in profiles:
-            self.df.update(profile)
-        self.n = max(1, len(profiles))
-
-    def weight(self, anchor: str) -> float:
-        return math.log((self.n + 1) / self.df.get(anchor, 1))
-
-    def agreement(self, a: frozenset[str], b: frozenset[str]) -> tuple[float, float, int]:
-        """IDF-weighted share of the smaller and of the larger profile found in the other, and
-        the shared count."""
-        shared = a & b
-        if not shared:
-            return 0.0, 0.0, 0
-        wa = sum(self.weight(x) for x in a)
-        wb = sum(self.weight(x) for x in b)
-        ws = sum(self.weight(x) for x in shared)
-        small, large = min(wa, wb), max(wa, wb)
-        return (ws / small if small > 0 else 0.0), (ws / large if large > 0 else 0.0), len(shared)
+# Below 100 groups, 5% of them is under 5 documents: too few to call a key common. A key that at
+# most 5 groups carry is always kept (on a night of the five seed reports, the cap of 2 that a
+# 5% share gives dropped every key that three reports of one visit share with the translation).
+MIN_MAX_DF = 5
+_TIE = 1e-9
 
 
-def close_in_time(a: datetime | None, b: datetime | None, window: timedelta) -> bool:
-    """Unknown dates do not rule a pair out (many pages carry none)."""
-    if a is None or b is None:
-        return True
-    return abs(a - b) <= window
+def translation_matches(
+    profiles: Sequence[frozenset[str]],
+    langs: Sequence[str | None],
+    *,
+    max_df_share: float,
+    min_shared: int,
+    min_cosine: float,
+    idf_prior: int = 0,
+) -> list[tuple[int, int, float]]:
+    """Verified (i, j, cosine) translation links, i < j, between profiles of different languages.
+
+    `profiles[i]` holds the cross-lingual keys of group i (`tasks.anchors`), `langs[i]` its
+    language (a group without one is never linked). Keys are weighted by inverse document
+    frequency over the groups, counted as if `idf_prior` more groups carried none of them (on a
+    night of a handful of documents every shared key would otherwise weigh less than a key of
+    one document, and a translation would score below an unrelated pair of a big night); keys
+    that more than `max_df_share` of them (and more than `MIN_MAX_DF`) carry are dropped (a
+    year, a common stem). Candidates share at least `min_shared` keys; their score is the
+    cosine of the weighted key sets. A pair is linked when it reaches `min_cosine` and each is
+    the other's best candidate in any other language: a different report of the same story
+    shares the names and numbers, but a translation of a report shares more with it, and so
+    does the report with its translation.
+    """
+    n = len(profiles)
+    df: Counter[str] = Counter()
+    for profile in profiles:
+        df.update(profile)
+    max_df = max(MIN_MAX_DF, int(max_df_share * n))
+    weight = {
+        key: math.log((n + idf_prior + 1) / count) for key, count in df.items() if count <= max_df
+    }
+    rare = [frozenset(key for key in profile if key in weight) for profile in profiles]
+    # fsum: exact, so the same whatever order a set yields its keys in (str hashes are salted per
+    # process, and a re-run must link the same pairs).
+    norm = [math.fsum(weight[key] for key in keys) for keys in rare]
+    holders: dict[str, list[int]] = {}
+    for i, keys in enumerate(rare):
+        if langs[i] is not None:
+            for key in keys:
+                holders.setdefault(key, []).append(i)
+    shared: Counter[tuple[int, int]] = Counter()
+    for members in holders.values():
+        for x, a in enumerate(members):
+            for b in members[x + 1 :]:
+                if langs[a] != langs[b]:
+                    shared[(a, b)] += 1
+    scored: dict[tuple[int, int], float] = {}
+    for (a, b), count in sorted(shared.items()):
+        if count >= min_shared:
+            common = math.fsum(weight[key] for key in rare[a] & rare[b])
+            scored[(a, b)] = common / math.sqrt(norm[a] * norm[b])
+    # Each group's best score; candidates that tie with it (copies of one report that stayed in
+    # two groups score the same) are all its best.
+    best: dict[int, float] = {}
+    for (a, b), score in scored.items():
+        best[a] = max(best.get(a, 0.0), score)
+        best[b] = max(best.get(b, 0.0), score)
+    return [
+        (a, b, score)
+        for (a, b), score in scored.items()
+        if score >= min_cosine and score >= best[a] - _TIE and score >= best[b] - _TIE
+    ]
+
+
+def position_agreement(a: Sequence[str], b: Sequence[str]) -> float:
+    """Share of the keys two sequences have in common that sit at about the same rank in both
+    (ranks among the common keys, within max(1, 10%) of their count): a translation keeps its
+    original's order up to local swaps ("412 millions" / "412 million", "l'estuaire de Velmora"
+    / "the Velmora estuary"); another report of the story brings the names in another order."""
+    common = set(a) & set(b)
+    if not common:
+        return 0.0
+    ranks_a = [key for key in dict.fromkeys(a) if key in common]
+    ranks_b = {key: i for i, key in enumerate(k for k in dict.fromkeys(b) if k in common)}
+    slack = max(1.0, 0.1 * len(common))
+    near = sum(1 for i, key in enumerate(ranks_a) if abs(i - ranks_b[key]) <= slack)
+    return near / len(common)

@@ -126,6 +126,8 @@ DEDUP_DOCUMENTS = pa.schema(
         pa.field("text_length", pa.int32(), nullable=False),
         pa.field("content_sha256", pa.string(), nullable=False),
         pa.field("shingles", pa.list_(pa.uint64()), nullable=False),
+        # Cross-lingual keys (`tasks.anchors`, format in `state/dedup/format.json`) in the order
+        # the text first uses them, site template keys removed.
         pa.field("anchors", pa.list_(pa.string()), nullable=False),
         # The page's site and template tags: a later night's page of the same template is not
         # linked by what the two share (tasks.boilerplate).

@@ -4,7 +4,16 @@ import pyarrow.dataset as ds
 import pytest
 
 from tasks import io
-from tasks.dedup import DedupConfig, commit_state, dedup_batch, dedup_night, run_dedup
+from tasks.anchors import ANCHORS_VERSION
+from tasks.dedup import (
+    STATE_FORMAT,
+    DedupConfig,
+    StateFormatError,
+    commit_state,
+    dedup_batch,
+    dedup_night,
+    run_dedup,
+)
 from tasks.schema import DEDUP_STATE, REPAIRED
 from tests.builders import extracted_row, repaired
 from tests.conftest import RUN_ID
@@ -117,13 +126,74 @@ def test_translation_is_linked_and_original_language_wins_a_tie():
     assert out["other"]["cluster_id"] != out["en"]["cluster_id"]
 
 
-def test_translations_far_apart_in_time_are_not_linked():
+# One visit, three different reports and a French version of one of them (all written for this
+# test, in the manner of the seed reports): the reports share the minister, the port, the
+# day and the figures; only the French version follows one report's content.
+VISIT_SPEECH = (
+    "Transport minister Ilse Varga said on Thursday that the modernisation of the port of "
+    "Kessel was a priority for the government and that cooperation with the regional "
+    "authorities would continue until the project is complete.\n"
+    "Speaking to the dockers' federation, Varga praised the efforts of the teams who kept the "
+    "terminals operating during the winter storms, and described the new container crane as "
+    "an important investment for the economy of the whole region.\n"
+    '"The coordination between the port, the railway and the customs administration is the '
+    'key to our success," the minister said, adding that 120 million euros would be '
+    "invested before 2028 and that the electrification of the quays would reduce pollution."
+)
+VISIT_SPEECH_FR = (
+    "La ministre des Transports Ilse Varga a affirmé jeudi que la modernisation du port de "
+    "Kessel était une priorité du gouvernement, et que la coopération avec les autorités "
+    "régionales continuerait jusqu'à l'achèvement du projet.\n"
+    "Devant la fédération des dockers, Varga a salué les efforts des équipes qui ont maintenu "
+    "les terminaux opérationnels pendant les tempêtes de l'hiver, et a décrit la nouvelle "
+    "grue à conteneurs comme un investissement important pour l'économie de la région.\n"
+    "« La coordination entre le port, le chemin de fer et l'administration des douanes est la "
+    "clé de notre succès », a déclaré la ministre, ajoutant que 120 millions d'euros seraient "
+    "investis avant 2028 et que l'électrification des quais réduirait la pollution."
+)
+VISIT_PROTEST = (
+    "Dockers in Kessel held a protest on Thursday during the visit of transport minister Ilse "
+    "Varga, demanding guarantees that the automation of the terminals would not cost jobs.\n"
+    "About 300 workers gathered outside the harbour office while Varga met port managers; "
+    "union leader Piet Olsen told the crowd that the 120 million euros promised by 2028 "
+    "should also pay for training. Police said the demonstration remained peaceful."
+)
+VISIT_BUDGET = (
+    "The government's plan for Kessel, presented by Ilse Varga on Thursday, relies on 120 "
+    "million euros of public money and a loan from the national investment bank.\n"
+    "Opposition members questioned the timetable: the works must finish by 2028, but the "
+    "environmental permits for the northern basin have not been granted, and the port "
+    "authority's accounts showed a deficit for the third year in a row, according to the "
+    "annual report published in Kessel last month."
+)
+
+
+def test_a_french_version_is_linked_and_other_reports_of_the_visit_are_not():
     rows = [
-        extracted_row("en", REPORT, lang="en", published_at=datetime(2026, 3, 1, tzinfo=UTC)),
-        extracted_row("fr", REPORT_FR, lang="fr", published_at=datetime(2026, 6, 1, tzinfo=UTC)),
+        extracted_row("speech", VISIT_SPEECH, lang="en"),
+        extracted_row("speech_fr", VISIT_SPEECH_FR, lang="fr"),
+        extracted_row("protest", VISIT_PROTEST, lang="en"),
+        extracted_row("budget", VISIT_BUDGET, lang="en"),
     ]
     out = _run(rows)
-    assert out["en"]["cluster_id"] != out["fr"]["cluster_id"]
+    assert out["speech_fr"]["cluster_id"] == out["speech"]["cluster_id"]
+    assert out["speech_fr"]["method"] == "translation"
+    assert out["speech"]["is_canonical"] and out["speech_fr"]["duplicate_of"] == "speech"
+    clusters = {out[d]["cluster_id"] for d in ("speech", "protest", "budget")}
+    assert len(clusters) == 3
+
+
+def test_the_translation_window_counts_nights_not_page_dates(tmp_path):
+    # Pages' dates are not evidence (on the syndication sets copies of one report show dates
+    # years apart); the window is over the nights the documents arrived.
+    far = datetime(2019, 6, 1, tzinfo=UTC)
+    en = extracted_row("en", REPORT, lang="en", published_at=datetime(2026, 3, 1, tzinfo=UTC))
+    fr = extracted_row("fr", REPORT_FR, lang="fr", published_at=far)
+    for later, linked in (("2026-03-16", True), ("2026-03-30", False)):
+        data_dir = tmp_path / later
+        _, one = _night(data_dir, "2026-03-14", [en, extracted_row("o", OTHER)])
+        _, two = _night(data_dir, later, [fr])
+        assert (two["fr"]["cluster_id"] == one["en"]["cluster_id"]) is linked
 
 
 def test_canonical_is_earliest_then_longest_then_smallest_id():
@@ -278,3 +348,16 @@ def test_a_new_revision_of_the_same_source_is_not_a_copy_of_the_old_one(tmp_path
     # Another outlet's copy of the old text still joins the old cluster.
     _, three = _night(tmp_path, "2026-03-16", [extracted_row("c", REPORT)])
     assert three["c"]["duplicate_of"] == "v1"
+
+
+def test_state_of_another_format_is_refused_not_mixed(tmp_path):
+    _night(tmp_path, "2026-03-14", [extracted_row("a", REPORT)])
+    fmt = tmp_path / "state" / "dedup" / "format.json"
+    assert io.read_json(fmt) == STATE_FORMAT
+    # State written before its format was recorded (anchors version 1): refused, with a message.
+    fmt.unlink()
+    with pytest.raises(StateFormatError, match="Rebuild"):
+        _night(tmp_path, "2026-03-15", [extracted_row("b", OTHER)])
+    io.write_json(fmt, {**STATE_FORMAT, "anchors": ANCHORS_VERSION + 1})
+    with pytest.raises(StateFormatError):
+        _night(tmp_path, "2026-03-15", [extracted_row("b", OTHER)])

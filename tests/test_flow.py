@@ -342,15 +342,23 @@ def test_seed_reports(tmp_path, seeds_dir):
     record = nightly_ingest(inbox=str(seeds_dir), data_dir=str(tmp_path), run_date=NIGHT)
     assert record["status"] == "completed"
     rows = {
-        r["source_path"][:3]: r
-        for r in ds.dataset(tmp_path / "curated/articles", partitioning="hive")
-        .to_table()
-        .to_pylist()
+        table: {
+            r["source_path"][:3]: r
+            for r in ds.dataset(tmp_path / "curated" / table, partitioning="hive")
+            .to_table()
+            .to_pylist()
+        }
+        for table in ("articles", "duplicates")
     }
     # 000, 001 and 003 are different reports of one visit: three separate articles.
-    assert {"000", "001", "003"} <= set(rows)
-    assert len({rows[k]["cluster_id"] for k in ("000", "001", "003")}) == 3
-    assert rows["004"]["lang"] == "fr"
+    assert {"000", "001", "002", "003"} == set(rows["articles"])
+    assert len({rows["articles"][k]["cluster_id"] for k in ("000", "001", "002", "003")}) == 4
+    # 004 is 002 in French: one report; 002 is canonical (no dates: the original language wins).
+    french = rows["duplicates"]["004"]
+    assert french["lang"] == "fr" and french["method"] == "translation"
+    assert french["cluster_id"] == rows["articles"]["002"]["cluster_id"]
+    assert french["duplicate_of"] == rows["articles"]["002"]["doc_id"]
+    rows = {**rows["articles"], **rows["duplicates"]}
     for key, row in rows.items():
         for junk in (
             "Leave a Reply",

@@ -1,12 +1,13 @@
 import numpy as np
 
 from tasks.linking import (
-    AnchorIndex,
     UnionFind,
     candidate_pairs,
     containment,
     near_verdict,
     overlap,
+    position_agreement,
+    translation_matches,
 )
 
 
@@ -52,15 +53,55 @@ def test_union_find_roots_are_smallest_members():
     assert uf.groups() == {0: [0], 1: [1, 3, 4], 2: [2]}
 
 
-def test_anchor_agreement_weights_rare_anchors():
-    profiles = [
-        frozenset({"#2019", "ostmere", "tollefsen"}),
-        frozenset({"#2019", "x"}),
-        frozenset({"#2019", "y"}),
-        frozenset({"#2019", "ostmere", "tollefsen", "z"}),
-    ]
-    index = AnchorIndex(profiles)
-    strong, strong_larger, shared = index.agreement(profiles[0], profiles[3])
-    weak, _, _ = index.agreement(profiles[1], profiles[2])
-    assert shared == 3 and strong > 0.9 and 0.3 < strong_larger < strong
-    assert weak < 0.2  # only the year everybody mentions
+def _filler(n):
+    # Groups with keys of their own, so that the shared keys are rare (IDF over the groups).
+    return [frozenset({f"f{i}a", f"f{i}b"}) for i in range(n)]
+
+
+def test_translation_matches_link_mutual_best_of_different_languages():
+    report = frozenset({"#42", "ostmere", "tollefsen", "~harbo", "~ferri", "~budge"})
+    translation = frozenset({"#42", "ostmere", "tollefsen", "~harbo", "~ferri", "~autom"})
+    # Another report of the same story: the same names and number, other words.
+    other = frozenset({"#42", "ostmere", "tollefsen", "~prote", "~moori"})
+    profiles = [report, translation, other, *_filler(40)]
+    langs = ["en", "fr", "en", *["de"] * 40]
+    found = translation_matches(profiles, langs, max_df_share=0.1, min_shared=4, min_cosine=0.2)
+    assert [(a, b) for a, b, _ in found] == [(0, 1)]
+    assert 0.2 <= found[0][2] <= 1
+
+
+def test_translation_matches_need_different_languages_and_enough_shared_keys():
+    same = frozenset({"#42", "ostmere", "tollefsen", "~harbo"})
+    profiles = [same, same, same - {"~harbo"}, *_filler(40)]
+    langs = ["en", "en", "fr", *["de"] * 40]
+    # 0 and 1 share a language; 2 shares only 3 keys with either.
+    assert (
+        translation_matches(profiles, langs, max_df_share=0.1, min_shared=4, min_cosine=0.2) == []
+    )
+    assert translation_matches(profiles, langs, max_df_share=0.1, min_shared=3, min_cosine=0.2)
+    # A group without a language is never linked.
+    assert not translation_matches(
+        profiles, ["en", None, None, *["de"] * 40], max_df_share=0.1, min_shared=3, min_cosine=0.2
+    )
+
+
+def test_translation_matches_link_every_group_tied_for_best():
+    # Two groups of copies of one report (which near verification kept apart) score the same
+    # against its translation: both are its best match.
+    report = frozenset({"#42", "ostmere", "tollefsen", "~harbo", "~ferri"})
+    profiles = [report, report, report | {"~autom"}, *_filler(40)]
+    langs = ["en", "en", "fr", *["de"] * 40]
+    found = translation_matches(profiles, langs, max_df_share=0.1, min_shared=4, min_cosine=0.2)
+    assert [(a, b) for a, b, _ in found] == [(0, 2), (1, 2)]
+
+
+def test_position_agreement_forgives_local_swaps_not_another_order():
+    original = ["velmora", "#412", "~milli", "arlen", "ilse", "varnholt", "#2020", "~publi"]
+    swapped = ["#412", "velmora", "arlen", "~milli", "ilse", "#2020", "varnholt", "~publi"]
+    assert position_agreement(original, original) == 1.0
+    assert position_agreement(original, swapped) == 1.0
+    other_report = ["#2020", "~publi", "varnholt", "ilse", "velmora", "arlen", "#412"]
+    assert position_agreement(original, other_report) < 0.5
+    # Keys of one side only do not count; nothing in common agrees on nothing.
+    assert position_agreement([*original, "x"], ["y", *original]) == 1.0
+    assert position_agreement(["a"], ["b"]) == 0.0
