@@ -26,18 +26,29 @@ ROOT = Path(__file__).resolve().parent.parent
 ONE_NIGHT = r"""
 import json, sys, time
 from pathlib import Path
-sys.path.insert(0, sys.argv[1])
-from tasks import io
-from tasks.dedup import DedupConfig, commit_state, run_dedup
-layout = io.Layout(Path(sys.argv[2]), sys.argv[3])
-start = time.perf_counter()
-result = run_dedup(layout, DedupConfig(run_id="bench-" + sys.argv[3], workers=int(sys.argv[4])),
-                   lambda message: None)
-commit_state(layout)  # as the flow does after publish
-seconds = time.perf_counter() - start
-# VmHWM starts afresh at exec (ru_maxrss would carry the forking parent's peak over).
-peak = next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "extra": result.extra}))
+
+
+# A main guard: with workers > 1 the dedup stage starts spawned processes, which import the
+# main module again.
+def main():
+    sys.path.insert(0, sys.argv[1])
+    from tasks import io
+    from tasks.dedup import DedupConfig, commit_state, run_dedup
+    layout = io.Layout(Path(sys.argv[2]), sys.argv[3])
+    start = time.perf_counter()
+    cfg = DedupConfig(run_id="bench-" + sys.argv[3], workers=int(sys.argv[4]))
+    result = run_dedup(layout, cfg, lambda message: None)
+    commit_state(layout)  # as the flow does after publish
+    seconds = time.perf_counter() - start
+    # VmHWM starts afresh at exec (ru_maxrss would carry the forking parent's peak over).
+    peak = next(
+        int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:")
+    )
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "extra": result.extra}))
+
+
+if __name__ == "__main__":
+    main()
 """
 
 
