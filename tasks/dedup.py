@@ -74,8 +74,7 @@ from tasks.schema import (
     QUARANTINED,
     Split,
 )
-from tasks.signatures import U64, TokenHasher, anchors, content_hash, normalise, sample_keys
-from tasks.signatures import shingle_hashes as _shingle_hashes
+from tasks.signatures import U64, TokenHasher, anchors, sample_keys, shingle_sets
 
 STAGE = "dedup"
 # Keys are spread over this many buckets; a night joins the history one bucket at a time, so
@@ -148,13 +147,7 @@ def _sign_texts(
     texts: Sequence[str], shingle_words: int
 ) -> tuple[list[str], list[U64], list[frozenset[str]]]:
     """Per-document part of the signatures: normalised-text hash, shingles, anchors."""
-    hasher = TokenHasher()
-    shas: list[str] = []
-    full: list[U64] = []
-    for text in texts:
-        tokens = normalise(text)
-        shas.append(content_hash(tokens))
-        full.append(_shingle_hashes(hasher(tokens), shingle_words))
+    shas, full = shingle_sets(texts, shingle_words)
     return shas, full, [frozenset(anchors(text)) for text in texts]
 
 

@@ -17,6 +17,7 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -69,14 +70,11 @@ class TokenHasher:
 
     def __call__(self, tokens: Sequence[str]) -> U64:
         cache = self._cache
-        values = list(map(cache.get, tokens))
-        if None in values:
-            for i, value in enumerate(values):
-                if value is None:
-                    token = tokens[i]
-                    data = token.encode("utf-8")
-                    values[i] = cache[token] = (zlib.crc32(data) << 32) | zlib.adler32(data)
-        return np.array(values, dtype=np.uint64)
+        # Only the distinct new tokens go through Python code; the lookups run in C.
+        for token in set(tokens).difference(cache):
+            data = token.encode("utf-8")
+            cache[token] = (zlib.crc32(data) << 32) | zlib.adler32(data)
+        return np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
 
 
 def shingle_hashes(token_hashes: U64, size: int) -> U64:
@@ -93,6 +91,43 @@ def shingle_hashes(token_hashes: U64, size: int) -> U64:
             # Position-dependent mixing so that "a b" and "b a" hash differently.
             acc = _mix(acc ^ (token_hashes[offset : offset + count] + np.uint64(offset + 1)))
     return np.unique(acc)
+
+
+def shingle_sets(texts: Sequence[str], size: int) -> tuple[list[str], list[U64]]:
+    """Per text its `content_hash` and `shingle_hashes`, the same values as one text at a time,
+    computed for the whole batch at once: the tokens of all texts are hashed as one list (each
+    distinct token once) and the shingles of all texts mixed, sorted and deduplicated as one
+    array, so numpy's per-call cost is paid per batch, not per document."""
+    token_lists = [normalise(text) for text in texts]
+    shas = [content_hash(tokens) for tokens in token_lists]
+    lengths = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
+    flat = list(chain.from_iterable(token_lists))
+    hashes = TokenHasher()(flat)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    # Window i (the `size` tokens from token i) belongs to the document holding token i, and
+    # counts only when it ends inside that document.
+    count = max(len(flat) - size + 1, 0)
+    acc = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(size if count else 0):
+            acc = _mix(acc ^ (hashes[offset : offset + count] + np.uint64(offset + 1)))
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[:count]
+    valid = np.arange(count) + size <= ends[doc]
+    doc, acc = doc[valid], acc[valid]
+    bounds = np.searchsorted(doc, np.arange(len(texts) + 1))
+    for i in range(len(texts)):
+        # In place, one document at a time: far cheaper than a lexsort by (document, hash).
+        acc[bounds[i] : bounds[i + 1]].sort()
+    keep = np.ones(len(acc), dtype=bool)
+    keep[1:] = (acc[1:] != acc[:-1]) | (doc[1:] != doc[:-1])
+    doc, acc = doc[keep], acc[keep]
+    bounds = np.searchsorted(doc, np.arange(len(texts) + 1))
+    out = [acc[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+    # Texts shorter than a shingle: one hash of all their tokens.
+    for i in np.flatnonzero((lengths > 0) & (lengths < size)).tolist():
+        out[i] = shingle_hashes(hashes[starts[i] : ends[i]], size)
+    return shas, out
 
 
 def sample_keys(shingles: U64, rate: int) -> U64:

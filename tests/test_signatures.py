@@ -7,6 +7,7 @@ from tasks.signatures import (
     normalise,
     sample_keys,
     shingle_hashes,
+    shingle_sets,
 )
 
 
@@ -25,6 +26,24 @@ def test_shingles_are_stable_and_order_sensitive():
     assert not np.array_equal(one, swapped)
     assert len(shingle_hashes(hasher(["only", "three", "words"]), 5)) == 1
     assert len(shingle_hashes(hasher([]), 5)) == 0
+
+
+def test_batched_shingles_equal_one_text_at_a_time():
+    texts = [
+        "The pier opened on Tuesday, the pier's board said; the pier is new.",
+        "",
+        "two words",
+        "a b c d e",
+        "Ｔhe PIER’s “new” roof, 2026! ex\u00adam\u200bple " * 3,
+        "a b c d e f a b c d e f",  # repeated shingles are kept once
+    ]
+    shas, shingles = shingle_sets(texts, 5)
+    hasher = TokenHasher()
+    for text, sha, got in zip(texts, shas, shingles, strict=True):
+        tokens = normalise(text)
+        assert sha == content_hash(tokens)
+        want = shingle_hashes(hasher(tokens), 5)
+        assert got.dtype == np.uint64 and np.array_equal(got, want)
 
 
 def test_sampled_keys_are_consistent_across_documents():
