@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import math
 import multiprocessing
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -63,7 +64,7 @@ from tasks.linking import (
     containment,
     near_verdict,
 )
-from tasks.runner import StageResult, run_stage
+from tasks.runner import StageResult, exit_with_parent, run_stage
 from tasks.schema import (
     DEDUP_CANONICAL,
     DEDUP_DOCUMENTS,
@@ -80,8 +81,9 @@ STAGE = "dedup"
 # Keys are spread over this many buckets; a night joins the history one bucket at a time, so
 # the state held in memory at once is 1/KEY_BUCKETS of the stored keys.
 KEY_BUCKETS = 64
-# Documents per signing task: big enough that process hand-off is a small share of the work.
-SIGN_CHUNK = 2000
+# Documents per signing task: big enough that process hand-off is a small share of the work,
+# small enough that this process can take over the chunks a worker has not started.
+SIGN_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -143,12 +145,49 @@ def exact_key(sha256_hex: str) -> int:
     return int(sha256_hex[:16], 16)
 
 
+def _anchor_sets(texts: Sequence[str]) -> list[frozenset[str]]:
+    return [frozenset(anchors(text)) for text in texts]
+
+
 def _sign_texts(
-    texts: Sequence[str], shingle_words: int
+    texts: Sequence[str], shingle_words: int, workers: int
 ) -> tuple[list[str], list[U64], list[frozenset[str]]]:
-    """Per-document part of the signatures: normalised-text hash, shingles, anchors."""
-    shas, full = shingle_sets(texts, shingle_words)
-    return shas, full, [frozenset(anchors(text)) for text in texts]
+    """Per-document part of the signatures: normalised-text hash, shingles, anchors.
+
+    With `workers` > 1, `workers - 1` spawned processes take the shingles chunk by chunk while
+    this process finds the anchors (the two cost about the same on the syndication sets), then
+    signs itself whatever chunk no process has started: the result is the same, per document.
+    """
+    chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
+    shas: list[str] = []
+    full: list[U64] = []
+    if workers <= 1 or len(chunks) < 2:
+        for chunk in chunks:
+            part = shingle_sets(chunk, shingle_words)
+            shas += part[0]
+            full += part[1]
+        return shas, full, _anchor_sets(texts)
+    # spawn, not fork: see tasks.runner. The task is `tasks.signatures.shingle_sets`, so a
+    # worker imports that light module, not this one (which imports Prefect: seconds).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers - 1,
+        mp_context=context,
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
+        futures = [pool.submit(shingle_sets, chunk, shingle_words) for chunk in chunks]
+        found = _anchor_sets(texts)
+        # Take over the chunks no worker has started, from the last one back.
+        parts: dict[int, tuple[list[str], list[U64]]] = {}
+        for i in reversed(range(len(chunks))):
+            if futures[i].cancel():
+                parts[i] = shingle_sets(chunks[i], shingle_words)
+        for i, future in enumerate(futures):
+            part = parts[i] if i in parts else future.result()
+            shas += part[0]
+            full += part[1]
+    return shas, full, found
 
 
 def sign(
@@ -159,22 +198,8 @@ def sign(
     tags: Sequence[Sequence[str]] | None = None,
 ) -> Signed:
     """Signatures of a night's texts; with `cfg.workers` > 1 and enough texts, the per-document
-    part runs in that many processes (same result: it is per document)."""
-    shas: list[str] = []
-    full: list[U64] = []
-    found: list[frozenset[str]] = []
-    chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
-    if cfg.workers > 1 and len(chunks) > 1:
-        # spawn, not fork: see tasks.runner.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=context) as pool:
-            parts = list(pool.map(_sign_texts, chunks, [cfg.shingle_words] * len(chunks)))
-    else:
-        parts = [_sign_texts(chunk, cfg.shingle_words) for chunk in chunks]
-    for part_shas, part_full, part_anchors in parts:
-        shas += part_shas
-        full += part_full
-        found += part_anchors
+    part uses that many processes (same result: it is per document)."""
+    shas, full, found = _sign_texts(texts, cfg.shingle_words, cfg.workers)
     groups = template_groups(sites or [None] * len(texts), tags)
     core = core_shingles(full, groups)
     keys = [

@@ -65,7 +65,7 @@ def batch_rows_for(total: int, workers: int, ceiling: int) -> int:
     return max(1, min(ceiling, max(spread, min(MIN_BATCH_ROWS, total))))
 
 
-def _exit_with_parent(parent: int) -> None:
+def exit_with_parent(parent: int) -> None:
     """In each worker: exit when the run that started it is gone. A run killed with SIGKILL
     cannot stop its pool, and idle workers would otherwise wait on their pipe forever, holding
     memory and the killed run's stdout open."""
@@ -92,7 +92,7 @@ def _ordered_results(
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
-        initializer=_exit_with_parent,
+        initializer=exit_with_parent,
         initargs=(os.getpid(),),
     ) as pool:
         pending: list[tuple[pa.Table, Future[Split]]] = []
