@@ -126,6 +126,19 @@ class DedupConfig:
 # --------------------------------------------------------------------------- signatures
 
 
+# The REPAIRED columns that clustering reads row by row (source, canonical policy, state).
+ROW_COLUMNS = [
+    "doc_id",
+    "source_path",
+    "record_index",
+    "url",
+    "site",
+    "lang",
+    "published_at",
+    "text_length",
+]
+
+
 @dataclass
 class Signed:
     """Per-document signatures of a set of documents, in input order. `shingles` are the core
@@ -343,10 +356,11 @@ def dedup_night(
     `tags`: per row, the opening tags of its HTML page (`tasks.boilerplate.page_tags`), which group
     pages of one site whose URL is unknown; without them only `site` groups pages."""
     earlier = earlier or Earlier()
-    rows = table.to_pylist()
+    # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
+    rows = table.select(ROW_COLUMNS).to_pylist()
     n, m = len(rows), len(earlier.rows)
     signed = signed or sign(
-        [r["text"] for r in rows],
+        table.column("text").to_pylist(),
         cfg,
         sites=[r["site"] for r in rows],
         tags=tags,
@@ -575,7 +589,7 @@ def dedup_night(
     for i, row in enumerate(rows):
         f = out_fields[i]
         cluster, first_night, canonical_doc, meta = f.pop("_state")
-        deduped_rows.append({**row, **f})
+        deduped_rows.append(f)
         documents.append(
             {
                 "doc_id": row["doc_id"],
@@ -604,13 +618,24 @@ def dedup_night(
     stats["merges"] = len(merges)
     stats["canonical_changes"] = len(changes)
     return NightResult(
-        deduped=pa.Table.from_pylist(deduped_rows, schema=DEDUPED),
+        deduped=_deduped_table(table, deduped_rows),
         documents=_documents_table(documents),
         keys=keys_table(key_rows),
         merges=pa.Table.from_pylist(merges, schema=DEDUP_MERGES),
         canonical=pa.Table.from_pylist(changes, schema=DEDUP_CANONICAL),
         stats=dict(stats),
     )
+
+
+def _deduped_table(table: pa.Table, fields: list[dict[str, Any]]) -> pa.Table:
+    """The night's rows as they came (Arrow columns, untouched) plus the dedup columns."""
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.array([row[f.name] for row in fields], f.type)
+        for f in DEDUPED
+    ]
+    return pa.Table.from_arrays(columns, schema=DEDUPED)
 
 
 def _why_better(row: dict[str, Any], meta: tuple[Any, ...], original: str | None) -> str:
@@ -624,14 +649,28 @@ def _why_better(row: dict[str, Any], meta: tuple[Any, ...], original: str | None
     return "tie_break"
 
 
+def _hash_lists(arrays: Sequence[U64], field: pa.Field) -> pa.Array:
+    """A list<uint64> column from per-row arrays, built from one concatenated buffer (a Python
+    list of every hash first costs more than the rest of the table)."""
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int32)
+    np.cumsum([len(a) for a in arrays], out=offsets[1:])
+    values = np.concatenate(arrays) if arrays else np.empty(0, np.uint64)
+    return pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(values.astype(np.uint64, copy=False), pa.uint64())
+    ).cast(field.type)
+
+
 def _documents_table(documents: list[dict[str, Any]]) -> pa.Table:
-    table = pa.Table.from_pylist(
-        [
-            {**d, "shingles": d["shingles"].tolist(), "template_tags": d["template_tags"].tolist()}
-            for d in documents
-        ],
-        schema=DEDUP_DOCUMENTS,
-    )
+    lists = ("shingles", "template_tags")
+    columns = {
+        f.name: (
+            _hash_lists([d[f.name] for d in documents], f)
+            if f.name in lists
+            else pa.array([d[f.name] for d in documents], f.type)
+        )
+        for f in DEDUP_DOCUMENTS
+    }
+    table = pa.Table.from_arrays(list(columns.values()), schema=DEDUP_DOCUMENTS)
     return table.sort_by("doc_id")
 
 
