@@ -431,9 +431,7 @@ def dedup_night(
                 link_score[node] = max(link_score.get(node, 0.0), score)
 
     if n:
-        owners = np.concatenate(
-            [np.full(len(k), i, dtype=np.int64) for i, k in enumerate(signed.keys)]
-        )
+        owners = np.repeat(np.arange(n, dtype=np.int64), [len(k) for k in signed.keys])
         pairs = candidate_pairs(np.concatenate(signed.keys), owners)
         stats["candidate_pairs"] += len(pairs)
         for a, b in pairs.tolist():
