@@ -64,7 +64,7 @@ from tasks.linking import (
     containment,
     near_verdict,
 )
-from tasks.runner import StageResult, exit_with_parent, run_stage
+from tasks.runner import StageResult, run_stage
 from tasks.schema import (
     DEDUP_CANONICAL,
     DEDUP_DOCUMENTS,
@@ -76,6 +76,7 @@ from tasks.schema import (
     Split,
 )
 from tasks.signatures import U64, TokenHasher, anchors, sample_keys, shingle_sets
+from tasks.workers import exit_with_parent
 
 STAGE = "dedup"
 # Keys are spread over this many buckets; a night joins the history one bucket at a time, so
@@ -84,6 +85,11 @@ KEY_BUCKETS = 64
 # Documents per signing task: big enough that process hand-off is a small share of the work,
 # small enough that this process can take over the chunks a worker has not started.
 SIGN_CHUNK = 1000
+# Nights smaller than this sign in one process: a spawned worker takes 0.3 s to start from a light
+# main module and 3-4 s under the `wiredesk` CLI (it re-imports the CLI, hence Prefect), while
+# finding the anchors that this process does meanwhile takes 0.2-0.35 ms a document on the
+# syndication sets (about 2-3 s for 10,000).
+PARALLEL_MIN_DOCS = 10_000
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,7 @@ def _sign_texts(
     chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
     shas: list[str] = []
     full: list[U64] = []
-    if workers <= 1 or len(chunks) < 2:
+    if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:
         for chunk in chunks:
             part = shingle_sets(chunk, shingle_words)
             shas += part[0]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +25,7 @@ import pyarrow as pa
 
 from tasks import io
 from tasks.schema import QUARANTINED, Split
+from tasks.workers import exit_with_parent
 
 BatchFn = Callable[[pa.Table, Any], Split]
 Progress = Callable[[str], None]
@@ -63,19 +63,6 @@ def batch_rows_for(total: int, workers: int, ceiling: int) -> int:
         return ceiling
     spread = math.ceil(total / max(1, workers))
     return max(1, min(ceiling, max(spread, min(MIN_BATCH_ROWS, total))))
-
-
-def exit_with_parent(parent: int) -> None:
-    """In each worker: exit when the run that started it is gone. A run killed with SIGKILL
-    cannot stop its pool, and idle workers would otherwise wait on their pipe forever, holding
-    memory and the killed run's stdout open."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _ordered_results(

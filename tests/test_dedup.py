@@ -278,3 +278,18 @@ def test_a_new_revision_of_the_same_source_is_not_a_copy_of_the_old_one(tmp_path
     # Another outlet's copy of the old text still joins the old cluster.
     _, three = _night(tmp_path, "2026-03-16", [extracted_row("c", REPORT)])
     assert three["c"]["duplicate_of"] == "v1"
+
+
+def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
+    import numpy as np
+
+    from tasks import dedup
+
+    texts = [REPORT, OTHER, REPORT_FR, "", "short text", SIDEBAR, JUNK, REPORT.upper()] * 3
+    monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
+    monkeypatch.setattr(dedup, "PARALLEL_MIN_DOCS", 4)
+    one = dedup._sign_texts(texts, 5, 1)
+    two = dedup._sign_texts(texts, 5, 2)
+    assert one[0] == two[0] and one[2] == two[2]
+    assert all(np.array_equal(a, b) for a, b in zip(one[1], two[1], strict=True))
+    assert len(two[1]) == len(texts)
