@@ -36,6 +36,10 @@ def test_batched_shingles_equal_one_text_at_a_time():
         "a b c d e",
         "Ｔhe PIER’s “new” roof, 2026! ex\u00adam\u200bple " * 3,
         "a b c d e f a b c d e f",  # repeated shingles are kept once
+        # Combining marks split words for `\\w`; letters beyond the BMP (math bold, CJK
+        # extension B) are word characters; casefold turns "ß" into "ss".
+        "हिन्दी समाचार पत्र आज 𝐀𝐁𝐂 𠀀𠀁 日本語のニュース Straße İstanbul ΣΊΣΥΦΟΣ a\x00b c_d 3.5",
+        "x" * 300 + " long tokens " + "y" * 1000,
     ]
     shas, shingles = shingle_sets(texts, 5)
     hasher = TokenHasher()
