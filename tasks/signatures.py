@@ -163,7 +163,25 @@ def _token_values(buf: npt.NDArray[np.uint8], start: I64, end: I64) -> U64:
     return (crc_out.astype(np.uint64) << np.uint64(32)) | adler.astype(np.uint64)
 
 
+# Texts per vectorised batch: the arrays of a few hundred news texts (~1 M code points) stay in
+# the CPU caches; on syndication `large` 250 signs 20% faster than 1,000 and 35% faster than 2,000
+# (100 is no faster).
+BATCH_TEXTS = 250
+
+
 def shingle_sets(texts: Sequence[str], size: int) -> tuple[list[str], list[U64]]:
+    """Per text its `content_hash` and `shingle_hashes` (see `_shingle_batch`), `BATCH_TEXTS`
+    texts at a time."""
+    shas: list[str] = []
+    out: list[U64] = []
+    for i in range(0, len(texts), BATCH_TEXTS):
+        part = _shingle_batch(texts[i : i + BATCH_TEXTS], size)
+        shas += part[0]
+        out += part[1]
+    return shas, out
+
+
+def _shingle_batch(texts: Sequence[str], size: int) -> tuple[list[str], list[U64]]:
     """Per text its `content_hash` and `shingle_hashes`, the same values as one text at a time,
     computed for the whole batch at once with no Python object per token: the normalised texts
     are laid out as one array of code points (word characters: Python's `\\w`) and one of UTF-8

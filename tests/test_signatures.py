@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 
+from tasks import signatures
 from tasks.signatures import (
     TokenHasher,
     anchors,
@@ -28,7 +30,9 @@ def test_shingles_are_stable_and_order_sensitive():
     assert len(shingle_hashes(hasher([]), 5)) == 0
 
 
-def test_batched_shingles_equal_one_text_at_a_time():
+@pytest.mark.parametrize("batch", [3, 250])
+def test_batched_shingles_equal_one_text_at_a_time(monkeypatch, batch):
+    monkeypatch.setattr(signatures, "BATCH_TEXTS", batch)
     texts = [
         "The pier opened on Tuesday, the pier's board said; the pier is new.",
         "",
