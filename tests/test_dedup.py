@@ -288,8 +288,10 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
     texts = [REPORT, OTHER, REPORT_FR, "", "short text", SIDEBAR, JUNK, REPORT.upper()] * 3
     monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
     monkeypatch.setattr(dedup, "PARALLEL_MIN_DOCS", 4)
-    one = dedup._sign_texts(texts, 5, 1)
-    two = dedup._sign_texts(texts, 5, 2)
-    assert one[0] == two[0] and one[2] == two[2]
+    sites = ["gazette.example", None, "gazette.example"] + [None] * (len(texts) - 3)
+    tags = [["<a href='/x'>"] * i for i in range(len(texts))]
+    one = dedup._sign_texts(texts, 5, 1, sites, tags)
+    two = dedup._sign_texts(texts, 5, 2, sites, tags)
+    assert one[0] == two[0] and one[2] == two[2] and one[3] == two[3]
     assert all(np.array_equal(a, b) for a, b in zip(one[1], two[1], strict=True))
     assert len(two[1]) == len(texts)
