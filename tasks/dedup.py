@@ -34,10 +34,12 @@ import hashlib
 import math
 import multiprocessing
 import os
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -85,10 +87,9 @@ KEY_BUCKETS = 64
 # Documents per signing task: big enough that process hand-off is a small share of the work,
 # small enough that this process can take over the chunks a worker has not started.
 SIGN_CHUNK = 1000
-# Nights smaller than this sign in one process: a spawned worker takes 0.3 s to start from a light
-# main module and 3-4 s under the `wiredesk` CLI (it re-imports the CLI, hence Prefect), while
-# finding the anchors that this process does meanwhile takes 0.2-0.35 ms a document on the
-# syndication sets (about 2-3 s for 10,000).
+# Nights smaller than this sign in one process: a spawned worker takes 0.3-2 s to start (more on a
+# loaded machine), while finding the anchors that this process does meanwhile takes 0.2-0.35 ms a
+# document on the syndication sets (about 2-3 s for 10,000).
 PARALLEL_MIN_DOCS = 10_000
 
 
@@ -168,6 +169,20 @@ def _anchor_sets(texts: Sequence[str]) -> list[frozenset[str]]:
     return [frozenset(anchors(text)) for text in texts]
 
 
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Processes spawned meanwhile do not re-import the main module: under the `wiredesk` CLI
+    that is the CLI, hence Prefect (3-4 s before a worker's first task; measured with
+    `run_dedup` on syndication `large`, two processes were then no faster than one)."""
+    main = sys.modules["__main__"]
+    path = main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        if path is not None:
+            main.__file__ = path
+
+
 def _sign_texts(
     texts: Sequence[str],
     shingle_words: int,
@@ -202,7 +217,9 @@ def _sign_texts(
         initializer=exit_with_parent,
         initargs=(os.getpid(),),
     ) as pool:
-        grouping = pool.submit(template_groups, sites, tags)
+        # The workers start at the first submit; they need nothing from the main module.
+        with _main_module_hidden():
+            grouping = pool.submit(template_groups, sites, tags)
         futures = [pool.submit(shingle_sets, chunk, shingle_words) for chunk in chunks]
         found = _anchor_sets(texts)
         # Take over the chunks no worker has started, from the last one back.
