@@ -30,6 +30,8 @@ Quarantines nothing: every row comes out, as a canonical document or as a linked
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import math
 import multiprocessing
@@ -42,7 +44,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -81,6 +83,8 @@ from tasks.signatures import U64, TokenHasher, anchors, sample_keys, shingle_set
 from tasks.workers import exit_with_parent
 
 STAGE = "dedup"
+P = ParamSpec("P")
+R = TypeVar("R")
 # Keys are spread over this many buckets; a night joins the history one bucket at a time, so
 # the state held in memory at once is 1/KEY_BUCKETS of the stored keys.
 KEY_BUCKETS = 64
@@ -169,6 +173,28 @@ def _anchor_sets(texts: Sequence[str]) -> list[frozenset[str]]:
     return [frozenset(anchors(text)) for text in texts]
 
 
+def _without_gc(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run `fn` with Python's cyclic garbage collector paused (restored after, also on error).
+
+    Dedup allocates millions of small containers (anchor sets, rows, links), none of them in a
+    reference cycle, and each collection walks them all again: on syndication `large` the
+    collector took 0.7-1.4 s of a night's 10.3-11.7 s of CPU. Nothing is leaked: what is
+    garbage is freed by reference counting as usual, and collection resumes on return.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return wrapper
+
+
 @contextmanager
 def _main_module_hidden() -> Iterator[None]:
     """Processes spawned meanwhile do not re-import the main module: under the `wiredesk` CLI
@@ -235,6 +261,7 @@ def _sign_texts(
     return shas, full, found, groups
 
 
+@_without_gc
 def sign(
     texts: Sequence[str],
     cfg: DedupConfig,
@@ -375,6 +402,7 @@ def translation_links(
     return out
 
 
+@_without_gc
 def dedup_night(
     table: pa.Table,
     cfg: DedupConfig,

@@ -295,3 +295,22 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
     assert one[0] == two[0] and one[2] == two[2] and one[3] == two[3]
     assert all(np.array_equal(a, b) for a, b in zip(one[1], two[1], strict=True))
     assert len(two[1]) == len(texts)
+
+
+def test_garbage_collection_is_resumed_after_dedup_even_on_error():
+    import gc
+
+    from tasks import dedup
+
+    assert gc.isenabled()
+    _run([extracted_row("a", REPORT), extracted_row("b", OTHER)])
+    assert gc.isenabled()
+
+    @dedup._without_gc
+    def fails() -> None:
+        assert not gc.isenabled()
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        fails()
+    assert gc.isenabled()
