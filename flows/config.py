@@ -88,7 +88,7 @@ class RunConfig:
             ingest=IngestConfig(run_id=run_id, ingested_at=started),
             extract=ExtractConfig(run_id=run_id, run_started_at=started),
             repair=RepairConfig(run_id=run_id, run_started_at=started),
-            dedup=DedupConfig(run_id=run_id),
+            dedup=DedupConfig(run_id=run_id, workers=n_workers),
             validate=ValidateConfig(
                 run_id=run_id,
                 run_started_at=started,

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tasks.linking import UnionFind, candidate_pairs, overlap
-from tasks.signatures import U64, TokenHasher
+from tasks.signatures import U64, TokenHasher, sorted_unique
 
 # An opening tag with attributes: `<a href="/about">`, `<div class="sidebar">`, `<font face=..>`.
 _TAG = re.compile(rb"<[a-zA-Z][a-zA-Z0-9]*\s[^<>]{3,300}>")
@@ -59,7 +59,7 @@ def tag_hashes(tags: Sequence[str], hasher: TokenHasher | None = None) -> U64:
     """Sorted distinct 64-bit hashes of a page's tags (what the state keeps of a template)."""
     if not tags:
         return np.empty(0, np.uint64)
-    return np.unique((hasher or TokenHasher())(list(tags)))
+    return sorted_unique((hasher or TokenHasher())(list(tags)))
 
 
 def same_template(site_a: str | None, tags_a: U64, site_b: str | None, tags_b: U64) -> bool:
@@ -93,12 +93,15 @@ def template_groups(
         hasher = TokenHasher()
         sets = [tag_hashes(page, hasher) for page in tags]
         keys = np.concatenate(sets)
-        owners = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s in enumerate(sets)])
+        owners = np.repeat(np.arange(n, dtype=np.int64), [len(s) for s in sets])
         values, counts = np.unique(keys, return_counts=True)
         pages = sum(1 for s in sets if len(s))
         common = values[counts > max(2, MAX_LINK_PAGES_SHARE * pages)]
         keep = ~np.isin(keys, common)
-        sets = [s[~np.isin(s, common)] for s in sets]
+        # Each page's set without the common tags: one isin over all pages, split back.
+        kept = keys[keep]
+        bounds = np.searchsorted(owners[keep], np.arange(n + 1)).tolist()
+        sets = [kept[bounds[i] : bounds[i + 1]] for i in range(n)]
         for a, b in candidate_pairs(keys[keep], owners[keep]).tolist():
             if uf.find(a) == uf.find(b):
                 continue

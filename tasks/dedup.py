@@ -33,17 +33,22 @@ Quarantines nothing: every row comes out, as a canonical document or as a linked
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import math
 import multiprocessing
+import os
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -79,15 +84,22 @@ from tasks.schema import (
     QUARANTINED,
     Split,
 )
-from tasks.signatures import U64, TokenHasher, content_hash, normalise, sample_keys
-from tasks.signatures import shingle_hashes as _shingle_hashes
+from tasks.signatures import U64, TokenHasher, sample_keys, shingle_sets
+from tasks.workers import exit_with_parent
 
 STAGE = "dedup"
+P = ParamSpec("P")
+R = TypeVar("R")
 # Keys are spread over this many buckets; a night joins the history one bucket at a time, so
 # the state held in memory at once is 1/KEY_BUCKETS of the stored keys.
 KEY_BUCKETS = 64
-# Documents per signing task: big enough that process hand-off is a small share of the work.
-SIGN_CHUNK = 2000
+# Documents per signing task: big enough that process hand-off is a small share of the work,
+# small enough that this process can take over the chunks a worker has not started.
+SIGN_CHUNK = 1000
+# Nights smaller than this sign in one process: a spawned worker takes 0.3-2 s to start (more on a
+# loaded machine), while finding the anchors that this process does meanwhile takes 0.2-0.35 ms a
+# document on the syndication sets (about 2-3 s for 10,000).
+PARALLEL_MIN_DOCS = 10_000
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,19 @@ class DedupConfig:
 # --------------------------------------------------------------------------- signatures
 
 
+# The REPAIRED columns that clustering reads row by row (source, canonical policy, state).
+ROW_COLUMNS = [
+    "doc_id",
+    "source_path",
+    "record_index",
+    "url",
+    "site",
+    "lang",
+    "published_at",
+    "text_length",
+]
+
+
 @dataclass
 class Signed:
     """Per-document signatures of a set of documents, in input order. `shingles` are the core
@@ -167,20 +192,99 @@ def exact_key(sha256_hex: str) -> int:
     return int(sha256_hex[:16], 16)
 
 
+def _anchor_sets(texts: Sequence[str]) -> list[list[str]]:
+    return [ordered_anchors(text) for text in texts]
+
+
+def _without_gc(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run `fn` with Python's cyclic garbage collector paused (restored after, also on error).
+
+    Dedup allocates millions of small containers (anchor sets, rows, links), none of them in a
+    reference cycle, and each collection walks them all again: on syndication `large` the
+    collector took 0.7-1.4 s of a night's 10.3-11.7 s of CPU. Nothing is leaked: what is
+    garbage is freed by reference counting as usual, and collection resumes on return.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return wrapper
+
+
+@contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Processes spawned meanwhile do not re-import the main module: under the `wiredesk` CLI
+    that is the CLI, hence Prefect (3-4 s before a worker's first task; measured with
+    `run_dedup` on syndication `large`, two processes were then no faster than one)."""
+    main = sys.modules["__main__"]
+    path = main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        if path is not None:
+            main.__file__ = path
+
+
 def _sign_texts(
-    texts: Sequence[str], shingle_words: int
-) -> tuple[list[str], list[U64], list[list[str]]]:
-    """Per-document part of the signatures: normalised-text hash, shingles, cross-lingual keys."""
-    hasher = TokenHasher()
+    texts: Sequence[str],
+    shingle_words: int,
+    workers: int,
+    sites: Sequence[str | None],
+    tags: Sequence[Sequence[str]] | None,
+) -> tuple[list[str], list[U64], list[list[str]], list[int | None]]:
+    """Per-document part of the signatures (normalised-text hash, shingles, cross-lingual keys
+    in text order) and the template groups.
+
+    With `workers` > 1 and a big night, `workers - 1` spawned processes take the template groups
+    and the shingles chunk by chunk while this process finds the cross-lingual keys (on
+    syndication `large`: keys 4.5-8 s, shingles 3.5-4 s, groups 0.6-0.8 s), then does itself
+    whatever no process has started: the result is the same.
+    """
+    chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
     shas: list[str] = []
     full: list[U64] = []
-    for text in texts:
-        tokens = normalise(text)
-        shas.append(content_hash(tokens))
-        full.append(_shingle_hashes(hasher(tokens), shingle_words))
-    return shas, full, [ordered_anchors(text) for text in texts]
+    if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:
+        for chunk in chunks:
+            part = shingle_sets(chunk, shingle_words)
+            shas += part[0]
+            full += part[1]
+        return shas, full, _anchor_sets(texts), template_groups(sites, tags)
+    # spawn, not fork: see tasks.runner. The tasks live in `tasks.signatures` and
+    # `tasks.boilerplate`, so a worker imports those light modules, not this one (which imports
+    # Prefect: seconds).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers - 1,
+        mp_context=context,
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
+        # The workers start at the first submit; they need nothing from the main module.
+        with _main_module_hidden():
+            grouping = pool.submit(template_groups, sites, tags)
+        futures = [pool.submit(shingle_sets, chunk, shingle_words) for chunk in chunks]
+        found = _anchor_sets(texts)
+        # Take over the chunks no worker has started, from the last one back.
+        parts: dict[int, tuple[list[str], list[U64]]] = {}
+        for i in reversed(range(len(chunks))):
+            if futures[i].cancel():
+                parts[i] = shingle_sets(chunks[i], shingle_words)
+        groups = template_groups(sites, tags) if grouping.cancel() else grouping.result()
+        for i, future in enumerate(futures):
+            part = parts[i] if i in parts else future.result()
+            shas += part[0]
+            full += part[1]
+    return shas, full, found, groups
 
 
+@_without_gc
 def sign(
     texts: Sequence[str],
     cfg: DedupConfig,
@@ -189,23 +293,10 @@ def sign(
     tags: Sequence[Sequence[str]] | None = None,
 ) -> Signed:
     """Signatures of a night's texts; with `cfg.workers` > 1 and enough texts, the per-document
-    part runs in that many processes (same result: it is per document)."""
-    shas: list[str] = []
-    full: list[U64] = []
-    found: list[list[str]] = []
-    chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
-    if cfg.workers > 1 and len(chunks) > 1:
-        # spawn, not fork: see tasks.runner.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=cfg.workers, mp_context=context) as pool:
-            parts = list(pool.map(_sign_texts, chunks, [cfg.shingle_words] * len(chunks)))
-    else:
-        parts = [_sign_texts(chunk, cfg.shingle_words) for chunk in chunks]
-    for part_shas, part_full, part_anchors in parts:
-        shas += part_shas
-        full += part_full
-        found += part_anchors
-    groups = template_groups(sites or [None] * len(texts), tags)
+    part uses that many processes (same result: it is per document)."""
+    shas, full, found, groups = _sign_texts(
+        texts, cfg.shingle_words, cfg.workers, list(sites or [None] * len(texts)), tags
+    )
     core = core_shingles(full, groups)
     free = template_free([frozenset(order) for order in found], groups)
     keys = [
@@ -317,6 +408,7 @@ def translation_links(
     return [(groups[i], groups[j], score) for i, j, score in found]
 
 
+@_without_gc
 def dedup_night(
     table: pa.Table,
     cfg: DedupConfig,
@@ -331,10 +423,11 @@ def dedup_night(
     `tags`: per row, the opening tags of its HTML page (`tasks.boilerplate.page_tags`), which group
     pages of one site whose URL is unknown; without them only `site` groups pages."""
     earlier = earlier or Earlier()
-    rows = table.to_pylist()
+    # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
+    rows = table.select(ROW_COLUMNS).to_pylist()
     n, m = len(rows), len(earlier.rows)
     signed = signed or sign(
-        [r["text"] for r in rows],
+        table.column("text").to_pylist(),
         cfg,
         sites=[r["site"] for r in rows],
         tags=tags,
@@ -405,9 +498,7 @@ def dedup_night(
                 link_score[node] = max(link_score.get(node, 0.0), score)
 
     if n:
-        owners = np.concatenate(
-            [np.full(len(k), i, dtype=np.int64) for i, k in enumerate(signed.keys)]
-        )
+        owners = np.repeat(np.arange(n, dtype=np.int64), [len(k) for k in signed.keys])
         pairs = candidate_pairs(np.concatenate(signed.keys), owners)
         stats["candidate_pairs"] += len(pairs)
         for a, b in pairs.tolist():
@@ -578,7 +669,7 @@ def dedup_night(
     for i, row in enumerate(rows):
         f = out_fields[i]
         cluster, first_night, canonical_doc, meta = f.pop("_state")
-        deduped_rows.append({**row, **f})
+        deduped_rows.append(f)
         documents.append(
             {
                 "doc_id": row["doc_id"],
@@ -607,13 +698,24 @@ def dedup_night(
     stats["merges"] = len(merges)
     stats["canonical_changes"] = len(changes)
     return NightResult(
-        deduped=pa.Table.from_pylist(deduped_rows, schema=DEDUPED),
+        deduped=_deduped_table(table, deduped_rows),
         documents=_documents_table(documents),
         keys=keys_table(key_rows),
         merges=pa.Table.from_pylist(merges, schema=DEDUP_MERGES),
         canonical=pa.Table.from_pylist(changes, schema=DEDUP_CANONICAL),
         stats=dict(stats),
     )
+
+
+def _deduped_table(table: pa.Table, fields: list[dict[str, Any]]) -> pa.Table:
+    """The night's rows as they came (Arrow columns, untouched) plus the dedup columns."""
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.array([row[f.name] for row in fields], f.type)
+        for f in DEDUPED
+    ]
+    return pa.Table.from_arrays(columns, schema=DEDUPED)
 
 
 def _why_better(row: dict[str, Any], meta: tuple[Any, ...], original: str | None) -> str:
@@ -627,14 +729,28 @@ def _why_better(row: dict[str, Any], meta: tuple[Any, ...], original: str | None
     return "tie_break"
 
 
+def _hash_lists(arrays: Sequence[U64], field: pa.Field) -> pa.Array:
+    """A list<uint64> column from per-row arrays, built from one concatenated buffer (a Python
+    list of every hash first costs more than the rest of the table)."""
+    offsets = np.zeros(len(arrays) + 1, dtype=np.int32)
+    np.cumsum([len(a) for a in arrays], out=offsets[1:])
+    values = np.concatenate(arrays) if arrays else np.empty(0, np.uint64)
+    return pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(values.astype(np.uint64, copy=False), pa.uint64())
+    ).cast(field.type)
+
+
 def _documents_table(documents: list[dict[str, Any]]) -> pa.Table:
-    table = pa.Table.from_pylist(
-        [
-            {**d, "shingles": d["shingles"].tolist(), "template_tags": d["template_tags"].tolist()}
-            for d in documents
-        ],
-        schema=DEDUP_DOCUMENTS,
-    )
+    lists = ("shingles", "template_tags")
+    columns = {
+        f.name: (
+            _hash_lists([d[f.name] for d in documents], f)
+            if f.name in lists
+            else pa.array([d[f.name] for d in documents], f.type)
+        )
+        for f in DEDUP_DOCUMENTS
+    }
+    table = pa.Table.from_arrays(list(columns.values()), schema=DEDUP_DOCUMENTS)
     return table.sort_by("doc_id")
 
 

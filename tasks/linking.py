@@ -84,9 +84,14 @@ def candidate_pairs(keys: U64, owners: I64) -> I64:
     star = np.stack([o[group_start[members]], o[members]], axis=1)
     chain = np.stack([o[members - 1], o[members]], axis=1)
     pairs = np.concatenate([star, chain])
-    pairs = np.sort(pairs, axis=1)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    return np.unique(pairs, axis=0)
+    lo, hi = pairs.min(axis=1), pairs.max(axis=1)
+    keep = lo != hi
+    lo, hi = lo[keep], hi[keep]
+    # One int64 per pair, ordered as (a, b): np.unique on it is many times faster than
+    # np.unique(axis=0), which sorts rows as structured values.
+    width = int(hi.max()) + 1 if len(hi) else 1
+    code = np.unique(lo * width + hi)
+    return np.stack([code // width, code % width], axis=1)
 
 
 def overlap(a: U64, b: U64) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +25,7 @@ import pyarrow as pa
 
 from tasks import io
 from tasks.schema import QUARANTINED, Split
+from tasks.workers import exit_with_parent
 
 BatchFn = Callable[[pa.Table, Any], Split]
 Progress = Callable[[str], None]
@@ -65,19 +65,6 @@ def batch_rows_for(total: int, workers: int, ceiling: int) -> int:
     return max(1, min(ceiling, max(spread, min(MIN_BATCH_ROWS, total))))
 
 
-def _exit_with_parent(parent: int) -> None:
-    """In each worker: exit when the run that started it is gone. A run killed with SIGKILL
-    cannot stop its pool, and idle workers would otherwise wait on their pipe forever, holding
-    memory and the killed run's stdout open."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
 def _ordered_results(
     fn: BatchFn, cfg: Any, batches: Iterable[pa.Table], workers: int
 ) -> Iterator[tuple[pa.Table, Split]]:
@@ -92,7 +79,7 @@ def _ordered_results(
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
-        initializer=_exit_with_parent,
+        initializer=exit_with_parent,
         initargs=(os.getpid(),),
     ) as pool:
         pending: list[tuple[pa.Table, Future[Split]]] = []

@@ -8,6 +8,11 @@ cross-lingual linking compares. Everything is deterministic across processes and
 salted `hash()`), because signatures are stored in `data/state/` and compared with later nights.
 Pure: no I/O; nothing is quarantined (an empty text simply has no shingles and no sampled keys,
 so it can only be an exact copy).
+
+Two ways to the same values: `normalise`, `content_hash`, `TokenHasher` and `shingle_hashes`
+take one text at a time (tests, page tags); `shingle_sets` signs a batch of texts as numpy arrays
+(code points, UTF-8 bytes, tokens, shingles) with no Python object per token, and is what the
+dedup stage runs. A test holds the two equal, bit for bit.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MASK64 = (1 << 64) - 1
@@ -69,14 +75,20 @@ class TokenHasher:
 
     def __call__(self, tokens: Sequence[str]) -> U64:
         cache = self._cache
-        values = list(map(cache.get, tokens))
-        if None in values:
-            for i, value in enumerate(values):
-                if value is None:
-                    token = tokens[i]
-                    data = token.encode("utf-8")
-                    values[i] = cache[token] = (zlib.crc32(data) << 32) | zlib.adler32(data)
-        return np.array(values, dtype=np.uint64)
+        # Only the distinct new tokens go through Python code; the lookups run in C.
+        for token in set(tokens).difference(cache):
+            data = token.encode("utf-8")
+            cache[token] = (zlib.crc32(data) << 32) | zlib.adler32(data)
+        return np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+
+
+def sorted_unique(values: U64) -> U64:
+    """np.unique of a small hash array, at a fraction of its cost per call (numpy 2's unique
+    has a fixed cost of tens of microseconds, paid per document)."""
+    out = np.sort(values)
+    if len(out) > 1:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
 
 
 def shingle_hashes(token_hashes: U64, size: int) -> U64:
@@ -92,7 +104,153 @@ def shingle_hashes(token_hashes: U64, size: int) -> U64:
         for offset in range(size):
             # Position-dependent mixing so that "a b" and "b a" hash differently.
             acc = _mix(acc ^ (token_hashes[offset : offset + count] + np.uint64(offset + 1)))
-    return np.unique(acc)
+    return sorted_unique(acc)
+
+
+def _crc32_table() -> npt.NDArray[np.uint32]:
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(0xEDB88320), table >> 1)
+    return table.astype(np.uint32)
+
+
+_CRC_TABLE = _crc32_table()
+_UTF8_STEPS = np.array([0x80, 0x800, 0x10000], dtype=np.uint32)
+_ADLER_MOD = 65521
+# Python's `\w` (str.isalnum() or "_") for the Basic Multilingual Plane; the rarer code points
+# above it are looked up one distinct value at a time.
+_BMP_WORD = np.fromiter((chr(c).isalnum() or c == 0x5F for c in range(0x10000)), bool, 0x10000)
+
+
+def _is_word(cps: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
+    word = _BMP_WORD[np.minimum(cps, 0xFFFF)]
+    high = cps > 0xFFFF
+    if high.any():
+        values = np.unique(cps[high])
+        table = np.array([chr(int(c)).isalnum() for c in values], dtype=bool)
+        word[high] = table[np.searchsorted(values, cps[high])]
+    return word
+
+
+def _token_values(buf: npt.NDArray[np.uint8], start: I64, end: I64) -> U64:
+    """`TokenHasher` values of the byte ranges `buf[start:end]`, vectorised: CRC-32 one byte
+    position at a time over the tokens still that long, Adler-32 from prefix sums."""
+    length = end - start
+    order = np.argsort(-length, kind="stable")
+    s, n = start[order], length[order]
+    crc = np.full(len(s), 0xFFFFFFFF, dtype=np.uint32)
+    longest = int(n[0]) if len(n) else 0
+    # Tokens longer than j bytes: a prefix of the tokens sorted longest first.
+    actives = np.searchsorted(-n, -np.arange(longest), side="left").tolist()
+    for j, active in enumerate(actives):
+        c = crc[:active]
+        crc[:active] = _CRC_TABLE[(c ^ buf[s[:active] + j]) & 0xFF] ^ (c >> np.uint32(8))
+    crc ^= np.uint32(0xFFFFFFFF)
+    crc_out = np.empty_like(crc)
+    crc_out[order] = crc
+    b = buf.astype(np.int64)
+    pos = np.arange(len(buf), dtype=np.int64)
+    s1 = np.zeros(len(buf) + 1, np.int64)
+    np.cumsum(b, out=s1[1:])
+    sp = np.zeros(len(buf) + 1, np.int64)
+    np.cumsum(pos * b, out=sp[1:])
+    total = s1[end] - s1[start]
+    # Adler's second sum weighs byte k of an n-byte token by n - k: end * S1 - sum(pos * byte).
+    weighted = end * total - (sp[end] - sp[start])
+    a = (1 + total) % _ADLER_MOD
+    second = (length + weighted) % _ADLER_MOD
+    adler = (second << 16) | a
+    return (crc_out.astype(np.uint64) << np.uint64(32)) | adler.astype(np.uint64)
+
+
+# Texts per vectorised batch: the arrays of a few hundred news texts (~1 M code points) stay in
+# the CPU caches; on syndication `large` 250 signs 20% faster than 1,000 and 35% faster than 2,000
+# (100 is no faster).
+BATCH_TEXTS = 250
+
+
+def shingle_sets(texts: Sequence[str], size: int) -> tuple[list[str], list[U64]]:
+    """Per text its `content_hash` and `shingle_hashes` (see `_shingle_batch`), `BATCH_TEXTS`
+    texts at a time."""
+    shas: list[str] = []
+    out: list[U64] = []
+    for i in range(0, len(texts), BATCH_TEXTS):
+        part = _shingle_batch(texts[i : i + BATCH_TEXTS], size)
+        shas += part[0]
+        out += part[1]
+    return shas, out
+
+
+def _shingle_batch(texts: Sequence[str], size: int) -> tuple[list[str], list[U64]]:
+    """Per text its `content_hash` and `shingle_hashes`, the same values as one text at a time,
+    computed for the whole batch at once with no Python object per token: the normalised texts
+    are laid out as one array of code points (word characters: Python's `\\w`) and one of UTF-8
+    bytes, tokens are the runs of word characters, hashed (`TokenHasher`'s CRC-32 and Adler-32)
+    and mixed into shingles for all texts at once, then sorted and deduplicated per text."""
+    normal = [_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold() for text in texts]
+    # "\x00" between texts is not a word character: no token spans two texts.
+    joined = "\x00".join(normal)
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
+    buf = np.frombuffer(joined.encode("utf-8", "surrogatepass") + b" ", np.uint8)
+    word = _is_word(cps)
+    edges = np.diff(word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    cp_start, cp_end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    # UTF-8 bytes per code point: 1 below 0x80, 2 below 0x800, 3 below 0x10000, else 4.
+    width = np.searchsorted(_UTF8_STEPS, cps, side="right") + 1
+    byte_at = np.zeros(len(cps) + 1, np.int64)
+    np.cumsum(width, out=byte_at[1:])
+    start, end = byte_at[cp_start], byte_at[cp_end]
+    text_start = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, normal), np.int64, len(normal)) + 1, out=text_start[1:])
+    token_bounds = np.searchsorted(cp_start, text_start)
+    lengths = np.diff(token_bounds)
+    hashes = _token_values(buf, start, end)
+    shas = _content_hashes(buf, start, end, token_bounds)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    # Window i (the `size` tokens from token i) belongs to the document holding token i, and
+    # counts only when it ends inside that document.
+    count = max(len(hashes) - size + 1, 0)
+    acc = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(size if count else 0):
+            acc = _mix(acc ^ (hashes[offset : offset + count] + np.uint64(offset + 1)))
+    doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[:count]
+    valid = np.arange(count) + size <= ends[doc]
+    doc, acc = doc[valid], acc[valid]
+    bounds = np.searchsorted(doc, np.arange(len(texts) + 1))
+    for i in range(len(texts)):
+        # In place, one document at a time: far cheaper than a lexsort by (document, hash).
+        acc[bounds[i] : bounds[i + 1]].sort()
+    keep = np.ones(len(acc), dtype=bool)
+    keep[1:] = (acc[1:] != acc[:-1]) | (doc[1:] != doc[:-1])
+    doc, acc = doc[keep], acc[keep]
+    bounds = np.searchsorted(doc, np.arange(len(texts) + 1))
+    out = [acc[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+    # Texts shorter than a shingle: one hash of all their tokens.
+    for i in np.flatnonzero((lengths > 0) & (lengths < size)).tolist():
+        out[i] = shingle_hashes(hashes[starts[i] : ends[i]], size)
+    return shas, out
+
+
+def _content_hashes(buf: npt.NDArray[np.uint8], start: I64, end: I64, bounds: I64) -> list[str]:
+    """`content_hash` per text: sha256 of its tokens' UTF-8 bytes joined by single spaces,
+    gathered from `buf` (whose last byte is a space) into one buffer."""
+    length = end - start
+    out_start = np.zeros(len(start) + 1, np.int64)
+    np.cumsum(length + 1, out=out_start[1:])
+    # Byte k of token t's output slot: byte start[t] + k, and the slot's last byte a space.
+    slot = np.repeat(np.arange(len(start)), length + 1)
+    k = np.arange(int(out_start[-1])) - out_start[slot]
+    index = np.where(k < length[slot], start[slot] + k, len(buf) - 1)
+    spaced = memoryview(buf[index].tobytes())
+    shas = []
+    for i in range(len(bounds) - 1):
+        a, b = int(bounds[i]), int(bounds[i + 1])
+        # Without the space after the text's last token.
+        lo, hi = int(out_start[a]), max(int(out_start[b]) - 1, int(out_start[a]))
+        shas.append(hashlib.sha256(spaced[lo:hi]).hexdigest())
+    return shas
 
 
 def sample_keys(shingles: U64, rate: int) -> U64:

@@ -361,3 +361,39 @@ def test_state_of_another_format_is_refused_not_mixed(tmp_path):
     io.write_json(fmt, {**STATE_FORMAT, "anchors": ANCHORS_VERSION + 1})
     with pytest.raises(StateFormatError):
         _night(tmp_path, "2026-03-15", [extracted_row("b", OTHER)])
+
+
+def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
+    import numpy as np
+
+    from tasks import dedup
+
+    texts = [REPORT, OTHER, REPORT_FR, "", "short text", SIDEBAR, JUNK, REPORT.upper()] * 3
+    monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
+    monkeypatch.setattr(dedup, "PARALLEL_MIN_DOCS", 4)
+    sites = ["gazette.example", None, "gazette.example"] + [None] * (len(texts) - 3)
+    tags = [["<a href='/x'>"] * i for i in range(len(texts))]
+    one = dedup._sign_texts(texts, 5, 1, sites, tags)
+    two = dedup._sign_texts(texts, 5, 2, sites, tags)
+    assert one[0] == two[0] and one[2] == two[2] and one[3] == two[3]
+    assert all(np.array_equal(a, b) for a, b in zip(one[1], two[1], strict=True))
+    assert len(two[1]) == len(texts)
+
+
+def test_garbage_collection_is_resumed_after_dedup_even_on_error():
+    import gc
+
+    from tasks import dedup
+
+    assert gc.isenabled()
+    _run([extracted_row("a", REPORT), extracted_row("b", OTHER)])
+    assert gc.isenabled()
+
+    @dedup._without_gc
+    def fails() -> None:
+        assert not gc.isenabled()
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError):
+        fails()
+    assert gc.isenabled()

@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 
+from tasks import signatures
 from tasks.signatures import (
     TokenHasher,
     anchors,
@@ -7,6 +9,7 @@ from tasks.signatures import (
     normalise,
     sample_keys,
     shingle_hashes,
+    shingle_sets,
 )
 
 
@@ -25,6 +28,30 @@ def test_shingles_are_stable_and_order_sensitive():
     assert not np.array_equal(one, swapped)
     assert len(shingle_hashes(hasher(["only", "three", "words"]), 5)) == 1
     assert len(shingle_hashes(hasher([]), 5)) == 0
+
+
+@pytest.mark.parametrize("batch", [3, 250])
+def test_batched_shingles_equal_one_text_at_a_time(monkeypatch, batch):
+    monkeypatch.setattr(signatures, "BATCH_TEXTS", batch)
+    texts = [
+        "The pier opened on Tuesday, the pier's board said; the pier is new.",
+        "",
+        "two words",
+        "a b c d e",
+        "Ｔhe PIER’s “new” roof, 2026! ex\u00adam\u200bple " * 3,
+        "a b c d e f a b c d e f",  # repeated shingles are kept once
+        # Combining marks split words for `\\w`; letters beyond the BMP (math bold, CJK
+        # extension B) are word characters; casefold turns "ß" into "ss".
+        "हिन्दी समाचार पत्र आज 𝐀𝐁𝐂 𠀀𠀁 日本語のニュース Straße İstanbul ΣΊΣΥΦΟΣ a\x00b c_d 3.5",
+        "x" * 300 + " long tokens " + "y" * 1000,
+    ]
+    shas, shingles = shingle_sets(texts, 5)
+    hasher = TokenHasher()
+    for text, sha, got in zip(texts, shas, shingles, strict=True):
+        tokens = normalise(text)
+        assert sha == content_hash(tokens)
+        want = shingle_hashes(hasher(tokens), 5)
+        assert got.dtype == np.uint64 and np.array_equal(got, want)
 
 
 def test_sampled_keys_are_consistent_across_documents():
