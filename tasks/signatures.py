@@ -1,11 +1,11 @@
-"""Signatures for dedup: normalised tokens, shingle hashes, sampled candidate keys and anchors.
+"""Signatures for dedup: normalised tokens, shingle hashes and sampled candidate keys.
 
 Input: document texts (already extracted and repaired). Output: per document the sha256 of its
 normalised text, the sorted array of its 64-bit word-shingle hashes (the exact set that
 verification compares), the consistently sampled subset of those hashes that serves as its
-candidate keys, and its language-independent "anchors" (numbers, Latin-script names) that
-cross-lingual linking compares. Everything is deterministic across processes and nights (no
-salted `hash()`), because signatures are stored in `data/state/` and compared with later nights.
+candidate keys (the cross-lingual keys are `tasks.anchors`). Everything is deterministic
+across processes and nights (no salted `hash()`), because signatures are stored in
+`data/state/` and compared with later nights.
 Pure: no I/O; nothing is quarantined (an empty text simply has no shingles and no sampled keys,
 so it can only be an exact copy).
 
@@ -262,28 +262,3 @@ def sample_keys(shingles: U64, rate: int) -> U64:
     copy keeps its keys) where banded MinHash estimates Jaccard (and loses such copies).
     """
     return shingles[shingles < np.uint64((1 << 64) // rate)]
-
-
-# Anchors: what a translation keeps from its original whatever the language. Numbers are written
-# with the same digits in every language of the benchmark (zh and ar texts included); names in
-# Latin script keep their spelling across the European languages.
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-# Latin script only (Basic Latin, Latin-1, Latin Extended-A/B): names in Cyrillic, Arabic or Han
-# script are spelled differently in every language and would only add noise.
-_NAME = re.compile(r"(?<![\w])[A-ZÀ-ÖØ-ÞĀ-ɏ][A-Za-zÀ-ÖØ-öø-ɏ'’-]{2,}(?![\w])")
-_NON_DIGIT = re.compile(r"\D")
-
-
-def anchors(text: str) -> list[str]:
-    """Numbers (digits only, separators dropped) and names: capitalised Latin-script words that
-    the text never writes in lower case (so sentence-initial "The" or "Après" is not a name)."""
-    normal = unicodedata.normalize("NFKC", text)
-    out = []
-    for match in _NUMBER.finditer(normal):
-        digits = _NON_DIGIT.sub("", match.group(0)).lstrip("0")
-        out.append("#" + (digits or "0"))
-    names = _NAME.findall(normal)
-    if names:
-        lower = set(_WORD.findall(normal))
-        out.extend(w.casefold() for w in names if w.casefold() not in lower)
-    return out
