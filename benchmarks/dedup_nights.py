@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nights", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--text", default="repaired", choices=["repaired", "extracted"])
+    ap.add_argument("--keep", type=Path, help="write the nights here and keep them (a new dir)")
     args = ap.parse_args(argv)
     labels = ROOT.parent / "shared" / "data" / "syndication" / args.set
     staged = sorted((args.data_dir / "staged" / args.text).glob("run_date=*"))
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         "state KB/doc |\n|" + " --- |" * 8
     )
     with tempfile.TemporaryDirectory(prefix="wd-nights-") as tmp:
-        data = Path(tmp)
+        data = args.keep or Path(tmp)
+        if args.keep:
+            data.mkdir(parents=True)
         script = data / "one_night.py"
         script.write_text(ONE_NIGHT, encoding="utf-8")
         history = 0
