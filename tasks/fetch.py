@@ -435,6 +435,19 @@ def _row(job: _Job, kind: str, **values: Any) -> dict[str, Any]:
     return row
 
 
+def _refusal(job: _Job, seen: int, cfg: FetchConfig, fetcher: Fetcher) -> tuple[str, str] | None:
+    """(reason, detail) when `job` is not to be fetched tonight, checked in this order: the URL
+    itself, its host against the listing's, the night's URL budget, the host's robots.txt."""
+    problem = url_problem(job.url)
+    if problem is not None:
+        return problem
+    if job.listed_by is not None and host_of(job.url) != host_of(job.listed_by):
+        return "off_host", f"listed by {job.listed_by}"
+    if seen > cfg.max_urls:
+        return "page_limit", f"over {cfg.max_urls} URLs tonight"
+    return fetcher.robots_problem(job.url)
+
+
 def fetch_sources(
     sources: list[str],
     previous: Mapping[str, Previous],
@@ -457,52 +470,15 @@ def fetch_sources(
             continue
         seen.add(job.url)
         kind_guess = job.kind or "page"
-        problem = url_problem(job.url)
-        if problem is not None:
+        refusal = _refusal(job, len(seen), cfg, fetcher)
+        if refusal is not None:
             rows.append(
                 _row(
                     job,
                     kind_guess,
                     outcome="failed",
-                    reason=problem[0],
-                    detail=problem[1],
-                    fetched_at=now(),
-                )
-            )
-            continue
-        if job.listed_by is not None and host_of(job.url) != host_of(job.listed_by):
-            rows.append(
-                _row(
-                    job,
-                    kind_guess,
-                    outcome="failed",
-                    reason="off_host",
-                    detail=f"listed by {job.listed_by}",
-                    fetched_at=now(),
-                )
-            )
-            continue
-        if len(seen) > cfg.max_urls:
-            rows.append(
-                _row(
-                    job,
-                    kind_guess,
-                    outcome="failed",
-                    reason="page_limit",
-                    detail=f"over {cfg.max_urls} URLs tonight",
-                    fetched_at=now(),
-                )
-            )
-            continue
-        robots = fetcher.robots_problem(job.url)
-        if robots is not None:
-            rows.append(
-                _row(
-                    job,
-                    kind_guess,
-                    outcome="failed",
-                    reason=robots[0],
-                    detail=robots[1],
+                    reason=refusal[0],
+                    detail=refusal[1],
                     fetched_at=now(),
                 )
             )
