@@ -15,6 +15,24 @@ SAMPLE_INBOX = ROOT / "data" / "inbox"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SEEDS = SHARED_DATA / "seeds"
 
+# Issue 3's list: the extracted text of each seed report starts with its headline or first
+# sentence and contains none of these (tests of the line rules and of the extract stage).
+SEED_MUST_NOT = [
+    "Friends of SyriaLatest developments",  # the nav crumb line (glued, cut short)
+    "Leave a Reply",
+    "Your email address will not be published",
+    "Back to top button",
+    "Subscribe",
+    "Please enter your comment!",
+    "Please enter your name here",
+    "More Articles",
+    "|\u00a0\u00a0|",
+    "News Gazette is mainly concerned",  # the Gazette blurb
+    "date 2018-09",
+    "Friday, October 7, 2022",  # the render date
+    "Source:",
+]
+
 RUN_ID = "20260314T020000Z-test0001"
 STARTED = datetime(2026, 3, 14, 2, 0, tzinfo=UTC)
 

@@ -12,10 +12,27 @@ import pytest
 from flows.nightly import nightly_ingest
 from tasks.schema import ARTICLES, DUPLICATES, QUARANTINED
 from tasks.validate import QualityGateError
+from tests.conftest import ROOT, SAMPLE_INBOX
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_api")]
 
 NIGHT = "2026-03-14"
+
+
+def _suites_with(tmp: Path, dataset: str, expectation: dict) -> Path:
+    """A copy of the project's suites with one more (critical) expectation in `dataset`'s."""
+    suites = tmp / "suites"
+    shutil.copytree(ROOT / "expectations", suites)
+    spec = json.loads((suites / f"{dataset}.json").read_text())
+    spec["expectations"].append(expectation | {"severity": "critical"})
+    (suites / f"{dataset}.json").write_text(json.dumps(spec))
+    return suites
+
+
+def _sample_night(data: Path, **kwargs: object) -> dict:
+    return nightly_ingest(
+        inbox=str(SAMPLE_INBOX), data_dir=str(data), run_date=NIGHT, workers=1, **kwargs
+    )
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -28,7 +45,7 @@ def _files(root: Path) -> dict[str, bytes]:
 def sample_run(tmp_path_factory, prefect_api):
     data = tmp_path_factory.mktemp("data")
     record = nightly_ingest(
-        inbox=str(Path(__file__).parent.parent / "data" / "inbox"),
+        inbox=str(SAMPLE_INBOX),
         data_dir=str(data),
         run_date=NIGHT,
         workers=2,
@@ -156,26 +173,17 @@ def test_a_critical_failure_publishes_nothing_and_names_the_expectation(tmp_path
     before = _files(data / "curated") | {
         f"q/{k}": v for k, v in _files(data / "quarantine").items()
     }
-    suites = tmp_path / "suites"
-    shutil.copytree(Path(__file__).parent.parent / "expectations", suites)
-    spec = json.loads((suites / "extracted.json").read_text())
-    spec["expectations"].append(
+    suites = _suites_with(
+        tmp_path,
+        "extracted",
         {
             "type": "expect_column_max_to_be_between",
             "kwargs": {"column": "text_length", "max_value": 10},
             "meta": {"why": "test: every text is longer, so this must fail"},
-            "severity": "critical",
-        }
+        },
     )
-    (suites / "extracted.json").write_text(json.dumps(spec))
     with pytest.raises(QualityGateError, match=r"expect_column_max_to_be_between\(text_length\)"):
-        nightly_ingest(
-            inbox=str(Path(__file__).parent.parent / "data" / "inbox"),
-            data_dir=str(data),
-            run_date=NIGHT,
-            workers=1,
-            expectations_dir=str(suites),
-        )
+        _sample_night(data, expectations_dir=str(suites))
     after = _files(data / "curated") | {f"q/{k}": v for k, v in _files(data / "quarantine").items()}
     assert after == before
     failed = [json.loads(p.read_text()) for p in (data / "runs").glob("*.json")]
@@ -183,27 +191,18 @@ def test_a_critical_failure_publishes_nothing_and_names_the_expectation(tmp_path
 
 
 def test_a_night_stopped_after_dedup_leaves_no_state_for_later_nights(tmp_path):
-    suites = tmp_path / "suites"
-    shutil.copytree(Path(__file__).parent.parent / "expectations", suites)
-    spec = json.loads((suites / "deduped.json").read_text())
-    spec["expectations"].append(
+    suites = _suites_with(
+        tmp_path,
+        "deduped",
         {
             "type": "expect_table_row_count_to_be_between",
             "kwargs": {"max_value": 1},
             "meta": {"why": "test: the sample night has more rows, so this must fail"},
-            "severity": "critical",
-        }
+        },
     )
-    (suites / "deduped.json").write_text(json.dumps(spec))
     data = tmp_path / "data"
     with pytest.raises(QualityGateError, match="expect_table_row_count_to_be_between"):
-        nightly_ingest(
-            inbox=str(Path(__file__).parent.parent / "data" / "inbox"),
-            data_dir=str(data),
-            run_date=NIGHT,
-            workers=1,
-            expectations_dir=str(suites),
-        )
+        _sample_night(data, expectations_dir=str(suites))
     # Dedup ran, but its state stays staged: no later night can match unpublished documents,
     # nor count their words among the names typo repair protects.
     assert any((data / "staged" / "dedup_documents").rglob("*.parquet"))
@@ -224,7 +223,7 @@ def _lost_text(n: int) -> str:
 def _inbox_with(tmp: Path, broken: int, *, sample: bool) -> Path:
     inbox = tmp / "inbox"
     if sample:
-        shutil.copytree(Path(__file__).parent.parent / "data" / "inbox", inbox)
+        shutil.copytree(SAMPLE_INBOX, inbox)
     for i in range(broken):
         path = inbox / "lost" / f"notice-{i}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -388,7 +387,7 @@ def test_the_next_night_learns_from_the_first(tmp_path, sample_run):
     data = tmp_path / "data"
     shutil.copytree(data_src, data)
     record = nightly_ingest(
-        inbox=str(Path(__file__).parent.parent / "data" / "inbox"),
+        inbox=str(SAMPLE_INBOX),
         data_dir=str(data),
         run_date="2026-03-15",
         workers=1,

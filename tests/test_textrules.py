@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tasks.textrules import clean_lines, junk_reason
+from tests.conftest import SEED_MUST_NOT
 
 SCRAPED = """HomeWorldCoastBusinessSport
 
@@ -95,24 +96,6 @@ def test_junk_lines(line):
 )
 def test_article_lines_are_kept(line):
     assert junk_reason(line) is None
-
-
-# The seed reports: what must be gone and what must stay (issue 3's list).
-SEED_MUST_NOT = [
-    "Friends of SyriaLatest developments",
-    "Leave a Reply",
-    "Your email address will not be published",
-    "Back to top button",
-    "Subscribe",
-    "Please enter your comment!",
-    "Please enter your name here",
-    "More Articles",
-    "|\u00a0\u00a0|",
-    "News Gazette is mainly concerned",
-    "date 2018-09",
-    "Friday, October 7, 2022",
-    "Source:",
-]
 
 
 def test_seed_reports(seeds_dir: Path):
