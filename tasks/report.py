@@ -120,16 +120,21 @@ def _short(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _accounting(inv: dict[str, Any]) -> str:
+    """The night's invariant as a sentence: input = articles + duplicates + quarantined."""
+    return (
+        f"{inv['input']} input documents = {inv['articles']} articles + "
+        f"{inv['duplicates']} duplicates + {inv['quarantined']} quarantined"
+    )
+
+
 def summary_markdown(record: dict[str, Any]) -> str:
     """The night at a glance: status, the invariant, pass/warn/fail of every expectation."""
     lines = [f"# wiredesk night {record['run_date']}: {record['status']}", ""]
     lines.append(f"run `{record['run_id']}`")
     inv = record.get("invariant")
     if inv:
-        lines.append(
-            f"\n{inv['input']} input documents = {inv['articles']} articles + "
-            f"{inv['duplicates']} duplicates + {inv['quarantined']} quarantined"
-        )
+        lines.append(f"\n{_accounting(inv)}")
     if record.get("error"):
         lines += ["", f"**error**: {record['error']}"]
     rows = expectation_rows(record)
@@ -406,11 +411,7 @@ def render_html(records: list[dict[str, Any]]) -> str:
         parts.append(f'<p class="fail">{_esc(latest["error"])}</p>')
     inv = latest.get("invariant")
     if inv:
-        parts.append(
-            f"<p>{inv['input']} input documents = {inv['articles']} articles + "
-            f"{inv['duplicates']} duplicates + {inv['quarantined']} quarantined "
-            f"({'holds' if inv['holds'] else 'BROKEN'})</p>"
-        )
+        parts.append(f"<p>{_accounting(inv)} ({'holds' if inv['holds'] else 'BROKEN'})</p>")
     parts += [
         "<h2>Documents per stage</h2>",
         '<div class="grid"><figure><figcaption>funnel</figcaption>',
