@@ -26,31 +26,34 @@ _META_CHARSET = re.compile(
 # Chaos (percent of odd characters) within which charset-normalizer's guesses count as equally
 # good; its own ranking puts ties within about one point.
 CHAOS_MARGIN = 1.0
-# C1 control characters: never in real text, always in Windows-1252 mojibake of Cyrillic, Polish
-# and other UTF-8 text whose second byte is 0x80-0x9f. A soft hyphen (byte 0xAD) right after a
-# UTF-8 lead byte read as Latin-1 ("Ø\u00ad" is Arabic "ح", "Ð\u00ad" Cyrillic "Э") marks the same
-# mojibake, and must be decoded here: trafilatura drops both C1 characters and soft hyphens, which
-# would leave the word undecodable for the repair stage (Arabic copies of the syndication benchmark
-# kept broken words and were set aside by the checks).
-_C1 = re.compile("[\u0080-\u009f]|[\u00c2-\u00df]\u00ad|[\u00e0-\u00ef][^\\s]?\u00ad")
+# Marks of mojibake. C1 control characters: never in real text, always in Windows-1252
+# mojibake of Cyrillic, Polish and other UTF-8 text whose second byte is 0x80-0x9f. A soft
+# hyphen (byte 0xAD) right after a UTF-8 lead byte read as Latin-1 ("Ø\u00ad" is Arabic "ح",
+# "Ð\u00ad" Cyrillic "Э") marks the same mojibake, and must be decoded here: trafilatura drops
+# both C1 characters and soft hyphens, which would leave the word undecodable for the repair
+# stage (Arabic copies of the syndication benchmark kept broken words and were set aside by the
+# checks).
+_MOJIBAKE_MARK = re.compile("[\u0080-\u009f]|[\u00c2-\u00df]\u00ad|[\u00e0-\u00ef][^\\s]?\u00ad")
 
 
 def undo_double_decoding(text: str) -> str:
-    """Repair UTF-8-read-as-Windows-1252 mojibake on the lines that carry C1 characters.
+    """Repair UTF-8-read-as-Windows-1252 mojibake on the lines that carry its marks (C1
+    characters, a soft hyphen after a UTF-8 lead byte).
 
     Line by line, then word by word where a line mixes mojibake with text ftfy cannot re-encode;
-    lines without C1 characters are returned as they are (the repair stage handles the rest).
+    lines without such marks are returned as they are (the repair stage handles the rest).
     """
-    if not _C1.search(text):
+    if not _MOJIBAKE_MARK.search(text):
         return text
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        if not _C1.search(line):
+        if not _MOJIBAKE_MARK.search(line):
             continue
         fixed = ftfy.fix_encoding(line)
-        if _C1.search(fixed):
+        if _MOJIBAKE_MARK.search(fixed):
             fixed = " ".join(
-                ftfy.fix_encoding(word) if _C1.search(word) else word for word in line.split(" ")
+                ftfy.fix_encoding(word) if _MOJIBAKE_MARK.search(word) else word
+                for word in line.split(" ")
             )
         lines[i] = fixed
     return "\n".join(lines)

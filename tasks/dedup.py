@@ -1013,11 +1013,12 @@ def commit_state(layout: io.Layout) -> dict[str, int]:
     check_state_format(layout)
     io.write_json(_format_path(layout), STATE_FORMAT)
     for name, schema in DEDUP_STATE.items():
-        table = io.read_table(layout.staged(staged_state(name)))
-        io.write_partition(
-            layout.data_dir, layout.dedup_state(name, layout.run_date), [table], schema
+        rows[name] = io.promote_partition(
+            layout.data_dir,
+            layout.staged(staged_state(name)),
+            layout.dedup_state(name, layout.run_date),
+            schema,
         )
-        rows[name] = table.num_rows
     return rows
 
 

@@ -204,6 +204,14 @@ def iter_batches(
             yield pa.Table.from_batches([batch])
 
 
+def promote_partition(data_dir: Path, staged_dir: Path, final_dir: Path, schema: pa.Schema) -> int:
+    """Copy a staged partition into its final place (written aside, swapped in: see
+    `write_partition`), e.g. a night's state once the night is published. Returns its rows."""
+    table = read_table(staged_dir)
+    write_partition(data_dir, final_dir, [table], schema)
+    return table.num_rows
+
+
 def read_table(path: Path, *, columns: list[str] | None = None) -> pa.Table:
     """A whole Parquet dataset folder as one table (for per-night globals such as dedup)."""
     return ds.dataset(path, format="parquet").to_table(columns=columns)

@@ -403,11 +403,12 @@ def repair_task(layout: io.Layout, cfg: RepairConfig, workers: int, batch_rows: 
 def commit_vocabulary(layout: io.Layout) -> int:
     """After publish: tonight's staged vocabulary becomes `state/vocabulary/run_date=D`
     (replacing what an earlier run of the night committed). Returns its number of words."""
-    table = io.read_table(layout.staged(VOCABULARY_STATE))
-    io.write_partition(
-        layout.data_dir, layout.state_partition(VOCABULARY_STATE), [table], VOCABULARY
+    return io.promote_partition(
+        layout.data_dir,
+        layout.staged(VOCABULARY_STATE),
+        layout.state_partition(VOCABULARY_STATE),
+        VOCABULARY,
     )
-    return table.num_rows
 
 
 # NO_CACHE: a side effect on the state folder; it must run every time it is asked to.
