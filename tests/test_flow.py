@@ -19,6 +19,11 @@ pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_api")]
 NIGHT = "2026-03-14"
 
 
+def _published(data: Path) -> dict[str, bytes]:
+    """Every published file (curated tables and quarantine), byte for byte."""
+    return _files(data / "curated") | {f"q/{k}": v for k, v in _files(data / "quarantine").items()}
+
+
 def _suites_with(tmp: Path, dataset: str, expectation: dict) -> Path:
     """A copy of the project's suites with one more (critical) expectation in `dataset`'s."""
     suites = tmp / "suites"
@@ -170,9 +175,7 @@ def test_a_critical_failure_publishes_nothing_and_names_the_expectation(tmp_path
     data_src, _ = sample_run
     data = tmp_path / "data"
     shutil.copytree(data_src, data)
-    before = _files(data / "curated") | {
-        f"q/{k}": v for k, v in _files(data / "quarantine").items()
-    }
+    before = _published(data)
     suites = _suites_with(
         tmp_path,
         "extracted",
@@ -184,8 +187,7 @@ def test_a_critical_failure_publishes_nothing_and_names_the_expectation(tmp_path
     )
     with pytest.raises(QualityGateError, match=r"expect_column_max_to_be_between\(text_length\)"):
         _sample_night(data, expectations_dir=str(suites))
-    after = _files(data / "curated") | {f"q/{k}": v for k, v in _files(data / "quarantine").items()}
-    assert after == before
+    assert _published(data) == before
     failed = [json.loads(p.read_text()) for p in (data / "runs").glob("*.json")]
     assert any(r["status"] == "failed" and "text_length" in r["error"] for r in failed)
 
@@ -269,9 +271,7 @@ def test_a_night_of_undecodable_text_publishes_nothing(tmp_path, sample_run):
     data_src, _ = sample_run
     data = tmp_path / "data"
     shutil.copytree(data_src, data)
-    before = _files(data / "curated") | {
-        f"q/{k}": v for k, v in _files(data / "quarantine").items()
-    }
+    before = _published(data)
     with pytest.raises(
         QualityGateError, match=r"expect_column_values_to_be_between\(replacement_rate\)"
     ):
@@ -281,8 +281,7 @@ def test_a_night_of_undecodable_text_publishes_nothing(tmp_path, sample_run):
             run_date=NIGHT,
             workers=1,
         )
-    after = _files(data / "curated") | {f"q/{k}": v for k, v in _files(data / "quarantine").items()}
-    assert after == before
+    assert _published(data) == before
     failed = [json.loads(p.read_text()) for p in (data / "runs").glob("*.json")]
     failed = [r for r in failed if r["status"] == "failed"]
     assert len(failed) == 1 and "replacement_rate" in failed[0]["error"]
