@@ -221,8 +221,16 @@ def _char_changes(before: str, after: str, i0: int, j0: int) -> list[tuple[int, 
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
             continue
-        ca, cb = starts_a[i1], starts_b[j1]
-        out.extend(_char_changes(a[ca : starts_a[i2]], b[cb : starts_b[j2]], i0 + ca, j0 + cb))
+        if i2 - i1 == j2 - j1:
+            # As many words on both sides (every word of a mojibake line changed): word by word.
+            for k, m in zip(range(i1, i2), range(j1, j2), strict=True):
+                out.extend(_char_changes(ta[k], tb[m], i0 + starts_a[k], j0 + starts_b[m]))
+        elif (i1, i2, j1, j2) == (0, len(ta), 0, len(tb)):
+            # No word in common and the counts differ: the words do not split the range.
+            out.append((i0, i0 + len(a), j0, j0 + len(b)))
+        else:
+            ca, cb = starts_a[i1], starts_b[j1]
+            out.extend(_char_changes(a[ca : starts_a[i2]], b[cb : starts_b[j2]], i0 + ca, j0 + cb))
     return out
 
 

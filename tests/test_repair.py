@@ -118,6 +118,21 @@ def test_a_long_scraped_line_gets_small_exact_changes():
     assert undo(text, repairs) == original
 
 
+def test_a_long_line_where_every_word_changed_is_diffed_word_by_word():
+    from tasks.repair import _diff
+
+    after = " ".join(f"café{i}" for i in range(400))
+    before = after.replace("é", "Ã©")  # every word of a 4,000-character line is mojibake
+    changes = _diff(before, after, 0)
+    assert undo(after, changes) == before
+    assert {(c["before"], c["after"]) for c in changes} == {("Ã©", "é")}
+    assert len(changes) == 400
+    # No word in common and different word counts: one replacement, still undoable.
+    other = "x" * 300 + " " + "y" * 300
+    changes = _diff(after, other, 0)
+    assert undo(other, changes) == after
+
+
 def test_diff_of_random_edits_undoes_exactly():
     import random
 
