@@ -21,6 +21,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import accumulate
 
 # What the keys are. Stored with the dedup state (`tasks.dedup`): a night never compares its
 # keys with keys of another version (version 1: numbers and names only, from
@@ -99,27 +100,50 @@ def _cognates(normal: str) -> set[str]:
 
 def ordered_anchors(text: str) -> list[str]:
     """The keys of `anchors` in the order the text first uses them (what a translation keeps,
-    sentence by sentence; another report of the story tells it in another order)."""
+    sentence by sentence; another report of the story tells it in another order). Ties (keys
+    first used at the same offset) in key order."""
     normal = unicodedata.normalize("NFKC", text)
     first: dict[str, int] = {}
     for match in _NUMBER.finditer(normal):
         digits = _NON_DIGIT.sub("", match.group(0)).lstrip("0")
         first.setdefault("#" + (digits or "0"), match.start())
+    # Words and the runs between them alternate: [gap, word, gap, word, ..., gap]. A word's
+    # offset is the length of everything before it; every step below runs in C, per token, and
+    # Python code runs once per distinct word of the night (`_word_stems`).
+    parts = _WORD_SPLIT.split(normal)
+    words = parts[1::2]
+    starts = list(accumulate(map(len, parts[:-1])))[0::2]
     lower: set[str] | None = None
     for match in _NAME.finditer(normal):
         if lower is None:
-            lower = set(_WORD.findall(normal))
+            lower = set(words)
         name = match.group(0).casefold()
         if name not in lower:
             first.setdefault(name, match.start())
-    for match in _WORD.finditer(normal):
-        # casefold writes the Turkish "İ" as "i" and a combining dot.
-        word = match.group(0).casefold().replace("\u0307", "")
-        if len(word) > COGNATE_PREFIX:
-            stem = _stem(word)
-            if stem is not None:
-                first.setdefault(stem, match.start())
-    return sorted(first, key=lambda key: (first[key], key))
+    # Stem -> its first offset: the dict keeps the last value written, so write backwards.
+    by_stem = dict(zip(reversed(_word_stems(words)), reversed(starts), strict=True))
+    by_stem.pop(None, None)
+    first.update(by_stem)  # numbers "#", names (no "~"), stems "~": never the same key
+    return [key for _, key in sorted(zip(first.values(), first.keys(), strict=True))]
+
+
+_WORD_SPLIT = re.compile(r"(\w+)", re.UNICODE)
+# Raw word (as the text writes it) -> its cognate stem or None; bounded by clearing.
+_STEMS: dict[str, str | None] = {}
+_STEMS_MAX = 1 << 20
+
+
+def _word_stems(words: list[str]) -> list[str | None]:
+    """The cognate stem of each word (None for short words and other scripts)."""
+    new = set(words).difference(_STEMS)
+    if len(_STEMS) + len(new) > _STEMS_MAX:
+        _STEMS.clear()
+        new = set(words)
+    for word in new:
+        # casefold writes the Turkish "İ" as "i" and a combining dot, which would cut the word.
+        folded = word.casefold().replace("\u0307", "")
+        _STEMS[word] = _stem(folded) if len(folded) > COGNATE_PREFIX else None
+    return list(map(_STEMS.__getitem__, words))
 
 
 def anchors(text: str) -> frozenset[str]:

@@ -408,6 +408,15 @@ def translation_links(
     return [(groups[i], groups[j], score) for i, j, score in found]
 
 
+def translation_verdict(score: float, order: float, cfg: DedupConfig) -> bool:
+    """Whether a candidate translation link (mutual best, `score` its cosine) is kept: at
+    `translation_min_cosine`, or in the band from `translation_band_cosine` with the shared keys
+    in the same order in both texts (`order`: `tasks.linking.position_agreement`)."""
+    if score >= cfg.translation_min_cosine:
+        return True
+    return score >= cfg.translation_band_cosine and order >= cfg.translation_min_order
+
+
 @_without_gc
 def dedup_night(
     table: pa.Table,
@@ -543,12 +552,11 @@ def dedup_night(
     for a, b, score in translation_links(roots, profiles, langs, cfg):
         if a >= n and b >= n:
             continue
-        if score < cfg.translation_min_cosine:
-            shared = profiles[a] & profiles[b]
-            order = position_agreement(group_order(a, shared), group_order(b, shared))
-            if order < cfg.translation_min_order:
-                stats["translation_order_rejected"] += 1
-                continue
+        shared = profiles[a] & profiles[b]
+        order = position_agreement(group_order(a, shared), group_order(b, shared))
+        if not translation_verdict(score, order, cfg):
+            stats["translation_rejected"] += 1
+            continue
         if uf.union(a, b):
             stats["translation_links"] += 1
         for g in (a, b):
