@@ -122,8 +122,9 @@ def ordered_anchors(text: str) -> list[str]:
             first.setdefault(name, match.start())
     # Stem -> its first offset: the dict keeps the last value written, so write backwards.
     by_stem = dict(zip(reversed(_word_stems(words)), reversed(starts), strict=True))
-    by_stem.pop(None, None)
-    first.update(by_stem)  # numbers "#", names (no "~"), stems "~": never the same key
+    for stem, start in by_stem.items():
+        if stem is not None:  # numbers "#", names (no "~"), stems "~": never the same key
+            first[stem] = start
     return [key for _, key in sorted(zip(first.values(), first.keys(), strict=True))]
 
 
