@@ -57,7 +57,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
-from tasks.anchors import ANCHORS_VERSION, ordered_anchors, template_free
+from tasks.anchors import ANCHORS_VERSION, template_free
 from tasks.boilerplate import (
     core_shingles,
     page_tags,
@@ -84,7 +84,7 @@ from tasks.schema import (
     QUARANTINED,
     Split,
 )
-from tasks.signatures import U64, TokenHasher, sample_keys, shingle_sets
+from tasks.signatures import U64, TokenHasher, sample_keys, sign_chunk
 from tasks.workers import exit_with_parent
 
 STAGE = "dedup"
@@ -97,8 +97,8 @@ KEY_BUCKETS = 64
 # small enough that this process can take over the chunks a worker has not started.
 SIGN_CHUNK = 1000
 # Nights smaller than this sign in one process: a spawned worker takes 0.3-2 s to start (more on a
-# loaded machine), while finding the anchors that this process does meanwhile takes 0.2-0.35 ms a
-# document on the syndication sets (about 2-3 s for 10,000).
+# loaded machine), while signing takes 0.3-0.6 ms a document on the syndication sets (3-6 s for
+# 10,000, of which a second process takes about half).
 PARALLEL_MIN_DOCS = 10_000
 
 
@@ -192,10 +192,6 @@ def exact_key(sha256_hex: str) -> int:
     return int(sha256_hex[:16], 16)
 
 
-def _anchor_sets(texts: Sequence[str]) -> list[list[str]]:
-    return [ordered_anchors(text) for text in texts]
-
-
 def _without_gc(fn: Callable[P, R]) -> Callable[P, R]:
     """Run `fn` with Python's cyclic garbage collector paused (restored after, also on error).
 
@@ -240,22 +236,17 @@ def _sign_texts(
     tags: Sequence[Sequence[str]] | None,
 ) -> tuple[list[str], list[U64], list[list[str]], list[int | None]]:
     """Per-document part of the signatures (normalised-text hash, shingles, cross-lingual keys
-    in text order) and the template groups.
+    in text order; `tasks.signatures.sign_chunk`) and the template groups.
 
     With `workers` > 1 and a big night, `workers - 1` spawned processes take the template groups
-    and the shingles chunk by chunk while this process finds the cross-lingual keys (on
-    syndication `large`: keys 4.5-8 s, shingles 3.5-4 s, groups 0.6-0.8 s), then does itself
-    whatever no process has started: the result is the same.
+    and chunks of texts, first to last, while this process takes chunks from the last one back
+    until every chunk is started: both share the whole of the work, and the result is the same.
     """
     chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
-    shas: list[str] = []
-    full: list[U64] = []
+    parts: dict[int, tuple[list[str], list[U64], list[list[str]]]] = {}
     if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:
-        for chunk in chunks:
-            part = shingle_sets(chunk, shingle_words)
-            shas += part[0]
-            full += part[1]
-        return shas, full, _anchor_sets(texts), template_groups(sites, tags)
+        parts = {i: sign_chunk(chunk, shingle_words) for i, chunk in enumerate(chunks)}
+        return (*_joined(parts), template_groups(sites, tags))
     # spawn, not fork: see tasks.runner. The tasks live in `tasks.signatures` and
     # `tasks.boilerplate`, so a worker imports those light modules, not this one (which imports
     # Prefect: seconds).
@@ -269,19 +260,29 @@ def _sign_texts(
         # The workers start at the first submit; they need nothing from the main module.
         with _main_module_hidden():
             grouping = pool.submit(template_groups, sites, tags)
-        futures = [pool.submit(shingle_sets, chunk, shingle_words) for chunk in chunks]
-        found = _anchor_sets(texts)
+        futures = [pool.submit(sign_chunk, chunk, shingle_words) for chunk in chunks]
         # Take over the chunks no worker has started, from the last one back.
-        parts: dict[int, tuple[list[str], list[U64]]] = {}
         for i in reversed(range(len(chunks))):
             if futures[i].cancel():
-                parts[i] = shingle_sets(chunks[i], shingle_words)
+                parts[i] = sign_chunk(chunks[i], shingle_words)
         groups = template_groups(sites, tags) if grouping.cancel() else grouping.result()
         for i, future in enumerate(futures):
-            part = parts[i] if i in parts else future.result()
-            shas += part[0]
-            full += part[1]
-    return shas, full, found, groups
+            if i not in parts:
+                parts[i] = future.result()
+    return (*_joined(parts), groups)
+
+
+def _joined(
+    parts: dict[int, tuple[list[str], list[U64], list[list[str]]]],
+) -> tuple[list[str], list[U64], list[list[str]]]:
+    shas: list[str] = []
+    shingles: list[U64] = []
+    found: list[list[str]] = []
+    for i in sorted(parts):
+        shas += parts[i][0]
+        shingles += parts[i][1]
+        found += parts[i][2]
+    return shas, shingles, found
 
 
 @_without_gc

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from tasks.anchors import ordered_anchors
+
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 
@@ -262,3 +264,11 @@ def sample_keys(shingles: U64, rate: int) -> U64:
     copy keeps its keys) where banded MinHash estimates Jaccard (and loses such copies).
     """
     return shingles[shingles < np.uint64((1 << 64) // rate)]
+
+
+def sign_chunk(texts: Sequence[str], size: int) -> tuple[list[str], list[U64], list[list[str]]]:
+    """The per-document signatures of a chunk of texts: `shingle_sets` and the cross-lingual keys
+    in text order (`tasks.anchors.ordered_anchors`). A spawned worker's unit of work: this module
+    and `tasks.anchors` import no more than numpy."""
+    shas, shingles = shingle_sets(texts, size)
+    return shas, shingles, [ordered_anchors(text) for text in texts]
