@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from tasks import io
 from tasks.linking import UnionFind, candidate_pairs, overlap
 from tasks.signatures import U64, TokenHasher, sorted_unique
 
@@ -129,3 +134,56 @@ def core_shingles(shingles: Sequence[U64], groups: Sequence[int | None]) -> list
         for i in docs:
             out[i] = shingles[i][~np.isin(shingles[i], template, assume_unique=True)]
     return out
+
+
+@dataclass(frozen=True)
+class StagedPages:
+    """Where a night's HTML pages are read from: the staged `ingested` dataset, and the night's
+    documents in the order of its texts."""
+
+    ingested: Path
+    doc_ids: Sequence[str]
+
+
+def staged_page_tags(
+    pages: StagedPages, sites: Sequence[str | None] | None = None
+) -> list[list[str]]:
+    """Per document (in `pages.doc_ids` order) the opening tags of its HTML page, from the
+    staged bodies (empty for plain text, or when that dataset is gone). With `sites`, only
+    pages whose site is unknown are read: a known site already groups a page."""
+    doc_ids = pages.doc_ids
+    wanted = (
+        set(doc_ids)
+        if sites is None
+        else {d for d, site in zip(doc_ids, sites, strict=True) if not site}
+    )
+    found: dict[str, list[str]] = {}
+    wanted_ids = pa.array(sorted(wanted), pa.string())
+    for batch in io.iter_batches(
+        pages.ingested, columns=["doc_id", "content_type", "body"], batch_rows=256
+    ):
+        mask = pc.and_(
+            pc.equal(batch.column("content_type"), "html"),
+            pc.is_in(batch.column("doc_id"), value_set=wanted_ids),
+        )
+        html = batch.filter(mask)
+        for doc, body in zip(
+            html.column("doc_id").to_pylist(), html.column("body").to_pylist(), strict=True
+        ):
+            found[doc] = page_tags(body)
+    return [found.get(doc, []) for doc in doc_ids]
+
+
+def templates(
+    sites: Sequence[str | None],
+    tags: Sequence[Sequence[str]] | None,
+    pages: StagedPages | None = None,
+) -> tuple[list[int | None], list[U64]]:
+    """The template group of each document (`template_groups`) and the hashes of its page's
+    tags (`tag_hashes`, what the state keeps), the tags read from `pages` when not given. One
+    unit of work: a spawned worker does it while the other process signs texts."""
+    if tags is None and pages is not None:
+        tags = staged_page_tags(pages, sites)
+    hasher = TokenHasher()
+    hashes = [tag_hashes(page, hasher) for page in (tags or [[]] * len(sites))]
+    return template_groups(sites, tags), hashes
