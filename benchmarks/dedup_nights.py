@@ -130,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         f"all nights together: P same-lang {same['precision']:.4f}, R {same['recall']:.4f}, "
         f"ARI {metrics['ari']:.4f}, translation recall {metrics['translation_recall']}, "
         f"hard-neg. clusters merged {metrics['hard_negatives']['cluster_pairs_merged']}/"
-        f"{metrics['hard_negatives']['cluster_pairs']}"
+        f"{metrics['hard_negatives']['cluster_pairs']} (document pairs "
+        f"{metrics['hard_negatives']['doc_pairs_merged']}/"
+        f"{metrics['hard_negatives']['doc_pairs']}), cross-language pair precision "
+        f"{metrics['pairwise']['cross_language']['precision']:.4f}"
     )
     return 0
 

@@ -84,6 +84,15 @@ def template_groups(
     sites: Sequence[str | None], tags: Sequence[Sequence[str]] | None = None
 ) -> list[int | None]:
     """Group number per document (None: alone), from shared sites and shared tag sets."""
+    if tags is None or not any(tags):
+        return tag_hash_groups(sites, None)
+    hasher = TokenHasher()
+    return tag_hash_groups(sites, [tag_hashes(page, hasher) for page in tags])
+
+
+def tag_hash_groups(sites: Sequence[str | None], sets: Sequence[U64] | None) -> list[int | None]:
+    """`template_groups` from the pages' tag hashes (`tag_hashes`, as the dedup state keeps
+    them): pages with one `site`, joined with pages whose tag sets mostly coincide."""
     n = len(sites)
     uf = UnionFind(n)
     member = [False] * n
@@ -94,9 +103,7 @@ def template_groups(
             if j != i:
                 uf.union(i, j)
                 member[i] = member[j] = True
-    if tags is not None and any(tags):
-        hasher = TokenHasher()
-        sets = [tag_hashes(page, hasher) for page in tags]
+    if sets is not None and any(len(s) for s in sets):
         keys = np.concatenate(sets)
         owners = np.repeat(np.arange(n, dtype=np.int64), [len(s) for s in sets])
         values, counts = np.unique(keys, return_counts=True)
@@ -186,4 +193,4 @@ def templates(
         tags = staged_page_tags(pages, sites)
     hasher = TokenHasher()
     hashes = [tag_hashes(page, hasher) for page in (tags or [[]] * len(sites))]
-    return template_groups(sites, tags), hashes
+    return tag_hash_groups(sites, hashes if tags else None), hashes

@@ -62,6 +62,7 @@ from tasks.boilerplate import (
     core_shingles,
     same_template,
     staged_page_tags,
+    tag_hash_groups,
     templates,
 )
 from tasks.linking import (
@@ -412,6 +413,37 @@ def translation_links(
     return [(groups[i], groups[j], score) for i, j, score in found]
 
 
+def _template_free_across_nights(
+    signed: Signed, rows: Sequence[dict[str, Any]], earlier: Sequence[dict[str, Any]]
+) -> list[frozenset[str]]:
+    """Cross-lingual keys of tonight's documents, then of the `earlier` ones, without the keys
+    that a page of the same site template on another night also carries
+    (`tasks.anchors.template_free` over tonight's and the earlier pages together).
+
+    Within a night `sign` already drops a template's keys, but a site with one page tonight
+    and one on an earlier night kept its chrome on both: on syndication `large` cut into 4
+    nights, two copies of different reports in one site's chrome shared 119 keys (cosine 0.67)
+    and were linked as translations. An earlier page from the same source as one of tonight's
+    (a revision of the page, `tasks.reingest`) is left out: what the two share is the report.
+    """
+    n = len(rows)
+    tonight = list(signed.anchors)
+    if not earlier:
+        return tonight
+    sources = {source_key(row) for row in rows}
+    empty = np.empty(0, np.uint64)
+    tags = list(signed.template_tags) if signed.template_tags else [empty] * n
+    sites = list(signed.sites) if signed.sites else [None] * n
+    for row in earlier:
+        revision = row.get("source") in sources
+        sites.append(None if revision else row.get("site"))
+        tags.append(
+            empty if revision else np.asarray(row.get("template_tags") or [], dtype=np.uint64)
+        )
+    groups = tag_hash_groups(sites, tags)
+    return template_free(tonight + [frozenset(row["anchors"]) for row in earlier], groups)
+
+
 def translation_verdict(score: float, order: float, cfg: DedupConfig) -> bool:
     """Whether a candidate translation link (mutual best, `score` its cosine) is kept: at
     `translation_min_cosine`, or in the band from `translation_band_cosine` with the shared keys
@@ -533,15 +565,20 @@ def dedup_night(
     def date_of(node: int) -> datetime | None:
         return rows[node]["published_at"] if node < n else earlier.rows[node - n]["published_at"]
 
+    # Each night's stored keys are free of that night's site templates; across nights, keys
+    # that tonight's pages share with earlier pages of their template are dropped too.
+    matching_keys = _template_free_across_nights(signed, rows, earlier.rows)
+
     def anchors_of(node: int) -> frozenset[str]:
-        return signed.anchors[node] if node < n else frozenset(earlier.rows[node - n]["anchors"])
+        return matching_keys[node]
 
     def order_of(node: int) -> list[str]:
         if node < n:
-            return (
-                signed.anchor_order[node] if signed.anchor_order else sorted(signed.anchors[node])
-            )
-        return list(earlier.rows[node - n]["anchors"])
+            order = signed.anchor_order[node] if signed.anchor_order else sorted(anchors_of(node))
+        else:
+            order = earlier.rows[node - n]["anchors"]
+        keep = anchors_of(node)
+        return [key for key in order if key in keep]
 
     def group_order(root: int, shared: frozenset[str]) -> list[str]:
         # The group's document that holds most of the shared keys speaks for its order.

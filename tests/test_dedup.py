@@ -338,6 +338,27 @@ def test_a_sites_template_is_not_a_link_across_nights(tmp_path):
     assert two["b"]["is_canonical"] and two["b"]["cluster_id"] != one["a"]["cluster_id"]
 
 
+def test_a_sites_template_is_not_a_translation_across_nights(tmp_path):
+    # One page of the site a night, each with the site's English sidebar: within a night the
+    # template rule needs two pages to see it, across nights the earlier page is the second.
+    library = (
+        "La bibliothèque municipale rouvre ses portes après deux ans de travaux. Les lecteurs "
+        "trouveront une salle consacrée aux cartes marines et un atelier pour les enfants, "
+        "ouvert le mercredi. La directrice remercie les bénévoles qui ont déménagé les livres."
+    )
+    a = extracted_row("a", OTHER + SIDEBAR)
+    b = extracted_row("b", library + SIDEBAR, lang="fr")
+    a["site"] = b["site"] = "gazette.example"
+    _, one = _night(tmp_path, "2026-03-14", [a])
+    _, two = _night(tmp_path, "2026-03-15", [b])
+    assert two["b"]["is_canonical"] and two["b"]["cluster_id"] != one["a"]["cluster_id"]
+    # Without a site (no template known) the shared sidebar links them.
+    a["site"] = b["site"] = None
+    _, three = _night(tmp_path / "nosite", "2026-03-14", [a])
+    _, four = _night(tmp_path / "nosite", "2026-03-15", [b])
+    assert four["b"]["cluster_id"] == three["a"]["cluster_id"]
+
+
 def test_a_new_revision_of_the_same_source_is_not_a_copy_of_the_old_one(tmp_path):
     _, one = _night(tmp_path, "2026-03-14", [extracted_row("v1", REPORT)])
     revised = extracted_row("v2", REPORT.replace("Tuesday", "Wednesday"))
