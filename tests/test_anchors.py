@@ -88,6 +88,9 @@ TRICKY = [
     "Москва Moskau 北京市 Пекин ﬁnance ﬀﬁﬂ ＡＢＣＤＥＦ Ⅻabcdef ℂabcdef ᴬbcdefg",
     # Only numbers.
     "1 2 3 4.5 6,7 0008 10",
+    # Lone surrogates and NUL characters (the batch path joins texts with NUL).
+    "Varga\ud800abc \udfffKessel Kesselring\ud800 12\ud8003 \ud83c\udfc6 Varga",
+    "Nul\x00Varga\x00 12\x0034 abc\x00defghi\x00",
     # Word characters that are neither letters nor digits.
     "snake_case __init__ _private a_b_c_d_e_f ab_cdef",
     "x" * 40 + " " + "Y" * 40 + " " + "Ab" * 30,
