@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from tasks.anchors import ordered_anchors
+from tasks.anchors import ordered_anchors_batch
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -268,7 +268,7 @@ def sample_keys(shingles: U64, rate: int) -> U64:
 
 def sign_chunk(texts: Sequence[str], size: int) -> tuple[list[str], list[U64], list[list[str]]]:
     """The per-document signatures of a chunk of texts: `shingle_sets` and the cross-lingual keys
-    in text order (`tasks.anchors.ordered_anchors`). A spawned worker's unit of work: this module
-    and `tasks.anchors` import no more than numpy."""
+    in text order (`tasks.anchors.ordered_anchors_batch`). A spawned worker's unit of work: this
+    module and `tasks.anchors` import no more than numpy."""
     shas, shingles = shingle_sets(texts, size)
-    return shas, shingles, [ordered_anchors(text) for text in texts]
+    return shas, shingles, ordered_anchors_batch(texts)

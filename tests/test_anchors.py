@@ -1,4 +1,19 @@
-from tasks.anchors import anchors, cognates, numbers_and_names, ordered_anchors, template_free
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tasks.anchors
+from tasks.anchors import (
+    anchors,
+    cognates,
+    numbers_and_names,
+    ordered_anchors,
+    ordered_anchors_batch,
+    template_free,
+)
 
 
 def test_numbers_and_names_not_sentence_starts():
@@ -42,3 +57,125 @@ def test_ordered_anchors_follow_the_text():
     expected = ["ilse", "varga", "~promi", "#120", "~milli", "kessel", "~kesse", "#20", "~minut"]
     assert order == expected
     assert frozenset(order) == anchors(text)
+
+
+# Texts where the batch path could part from `ordered_anchors`, one corner each.
+TRICKY = [
+    "",
+    " .,;:!? -- ... \n\t",
+    "the and of to in",
+    # Turkish capital I with a dot: casefold writes "i" and a combining dot.
+    "İstanbul İzmir'de İSTANBUL istanbul i̇stanbul",
+    # German sharp s: casefold writes "ss" (a stem from "ßßß", names that grow).
+    "Straße STRASSE strasse Weißwurst Grüße ßßß Maß",
+    # Precomposed and decomposed accents, and marks that no letter takes.
+    "Coopération coopération Cooperation Écosse écosse Ecosse",
+    "Coope\u0301ration E\u0301cosse x\u0301yzabc \u0301\u0302abcdef",
+    # Digits inside words, and numbers with separators.
+    "COVID19 covid19 G7 A380s 3D 1.250,5 1..2 2,5, .5 7. 007 000 0.0 1,234,567",
+    "١٢٣ ٠٠٧ ١٬٢٣٤ 12٣ ۱۲۳ १२३ 𝟏𝟐 ¹²³ ½",
+    "12345678901234567890 000000000000000000012 123456789012345678 1234567890123456789",
+    "2019 2020 2021 1999 2019 42",
+    # Names with apostrophes and hyphens, and what follows them.
+    "O'Brien O’Brien's L'Équipe d'Estaing Jean-Pierre Jean-Pierre2 Smith- -Smith Smith's2",
+    "Mc'Donald's McDonald's AT&T U.S. U.S.A. Abc-def-Ghi-2 Ab Abc Abcd",
+    "The the. Varga spoke; Varga's varga VARGA Kessel kessel Kessels",
+    # Latin capitals whose casefold leaves Latin-1 (a lowercase word then spells the name).
+    "Ⱥbcde ⱥbcde Ɖavid ɖavid Ǆemal ǆemal ǅemal Ĳsselmeer ĳsselmeer ŉabc",
+    # Above the BMP: letters, digits and pictographs.
+    "𝐀bcdefg 𝒜lpha 𠀀𠀁𠀂 Varga𠀀 𠀀Varga Kessel🏆 🏆Kessel abcdef🏆 😉 ",
+    # Other scripts (no stems, no names), and compatibility forms NFKC rewrites.
+    "Москва Moskau 北京市 Пекин ﬁnance ﬀﬁﬂ ＡＢＣＤＥＦ Ⅻabcdef ℂabcdef ᴬbcdefg",
+    # Only numbers.
+    "1 2 3 4.5 6,7 0008 10",
+    # Lone surrogates and NUL characters (the batch path joins texts with NUL).
+    "Varga\ud800abc \udfffKessel Kesselring\ud800 12\ud8003 \ud83c\udfc6 Varga",
+    "Nul\x00Varga\x00 12\x0034 abc\x00defghi\x00",
+    # Word characters that are neither letters nor digits.
+    "snake_case __init__ _private a_b_c_d_e_f ab_cdef",
+    "x" * 40 + " " + "Y" * 40 + " " + "Ab" * 30,
+]
+
+
+def _reference(texts: list[str]) -> list[list[str]]:
+    return [ordered_anchors(text) for text in texts]
+
+
+def test_batch_equals_one_text_on_tricky_inputs():
+    assert ordered_anchors_batch(TRICKY) == _reference(TRICKY)
+    for text in TRICKY:
+        assert ordered_anchors_batch([text]) == [ordered_anchors(text)], text
+    assert ordered_anchors_batch([]) == []
+
+
+def test_batch_keeps_text_order_and_ties():
+    # A name and the stem of the same word share a position: ordered as strings ("kessel" <
+    # "~kesse" < "écosse").
+    text = "Ilse Varga promised 120 million to Kessel. Écosse won."
+    assert ordered_anchors_batch([text]) == [ordered_anchors(text)]
+    assert ordered_anchors_batch([text])[0][5:7] == ["kessel", "~kesse"]
+    assert ordered_anchors_batch([text])[0][-2:] == ["~ecoss", "écosse"]
+
+
+def test_batch_spans_batch_boundaries(monkeypatch):
+    # Keys met in earlier batches, a lowercase word in another text (it must not hide a name
+    # here), and texts of every length around the batch size.
+    texts = [f"Varga {i} Kessel{i % 3} cooperation" for i in range(7)]
+    texts += ["varga kessel0 " * (i % 3) + TRICKY[i % len(TRICKY)] for i in range(17)]
+    texts += ["", "Varga", "varga"]
+    monkeypatch.setattr(tasks.anchors, "ANCHOR_BATCH_TEXTS", 4)
+    assert ordered_anchors_batch(texts) == _reference(texts)
+    monkeypatch.setattr(tasks.anchors, "ANCHOR_BATCH_TEXTS", 1)
+    assert ordered_anchors_batch(texts) == _reference(texts)
+
+
+def test_batch_is_exact_when_every_hash_collides(monkeypatch):
+    # Hashes that only tell lengths apart: names of one length share a hash within a batch
+    # and across batches, and every word of a name's length looks like it.
+    def by_length(self, values, first, length):
+        return length.astype(np.uint64)
+
+    monkeypatch.setattr(tasks.anchors._Night, "hashes", by_length)
+    texts = [*TRICKY, "Varga spoke. Kessl spoke. varga", "Kessl wrote", "Varga wrote kessl"]
+    # A word of the name's length and first and last letters ("vanga"), but not the name.
+    texts += ["Varga met vanga", "Vanga met varga"]
+    assert ordered_anchors_batch(texts) == _reference(texts)
+    monkeypatch.setattr(tasks.anchors, "ANCHOR_BATCH_TEXTS", 1)
+    assert ordered_anchors_batch(texts) == _reference(texts)
+
+
+def test_batch_on_every_word_character():
+    # Each word character of the BMP at the start, inside and at the end of a word: its
+    # casefold, marks and compatibility letters decide stems, names and numbers.
+    chars = [chr(c) for c in range(1, 0x10000) if chr(c).isalnum() or c == 0x5F]
+    words = [f"{c}bcdef abcd{c}f abcde{c} {c * 6} {c}{c}{c}" for c in chars]
+    texts = [" ".join(words[i : i + 500]) for i in range(0, len(words), 500)]
+    assert ordered_anchors_batch(texts) == _reference(texts)
+
+
+def test_character_table_agrees_with_re():
+    # The batch path reads `\w` and `\d` off a table: they must be re's own.
+    kind = tasks.anchors._bmp_chars().kind
+    word, digit = re.compile(r"\w"), re.compile(r"\d")
+    for c in range(0x10000):
+        assert bool(kind[c] & tasks.anchors._IS_WORD) == bool(word.match(chr(c))), hex(c)
+        assert bool(kind[c] & tasks.anchors._IS_DIGIT) == bool(digit.match(chr(c))), hex(c)
+    # It also takes a name's first character for a word character that may come later too,
+    # and looks for name characters below `_NAME_END` only.
+    first, later = re.compile(tasks.anchors._NAME_FIRST), re.compile(tasks.anchors._NAME_LATER)
+    for c in [*range(0x10000), 0x1D400, 0x20000, 0x1F3C6, 0x10FFFF]:
+        if first.match(chr(c)):
+            assert later.match(chr(c)) and word.match(chr(c)), hex(c)
+        if later.match(chr(c)):
+            assert c < tasks.anchors._NAME_END, hex(c)
+
+
+@pytest.mark.shared
+def test_batch_on_the_seed_reports(seeds_dir):
+    texts = [path.read_text(encoding="utf-8") for path in sorted(Path(seeds_dir).glob("*.txt"))]
+    assert texts
+    assert ordered_anchors_batch(texts) == _reference(texts)
+    # The same reports cut into pieces and normalised differently.
+    pieces = [text[i : i + 997] for text in texts for i in range(0, len(text), 997)]
+    pieces += [unicodedata.normalize("NFD", text) for text in texts]
+    assert ordered_anchors_batch(pieces) == _reference(pieces)
