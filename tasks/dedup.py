@@ -841,14 +841,31 @@ def dedup_batch(batch: pa.Table, cfg: DedupConfig) -> Split:
 # --------------------------------------------------------------------------- earlier-night join
 
 
+def _list_arrays(column: pa.ChunkedArray) -> list[U64]:
+    """A list<uint64> column as one numpy array per row (views of its buffers)."""
+    out: list[U64] = []
+    for chunk in column.chunks:
+        # flatten() and offsets both follow a sliced chunk; offsets count from its first value.
+        values = chunk.flatten().to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
+        offsets = chunk.offsets.to_numpy()
+        bounds = (offsets - offsets[0]).tolist()
+        out += [values[bounds[i] : bounds[i + 1]] for i in range(len(chunk))]
+    return out
+
+
 def match_earlier(
     keys: pa.Table, history: Iterable[pa.Table], *, per_cluster: int = 2
 ) -> list[tuple[str, str]]:
     """(tonight doc_id, earlier doc_id) candidates: tonight's DEDUP_KEYS joined with one bucket
     of the history at a time. For each tonight document and earlier cluster only the
-    `per_cluster` earlier documents sharing the most keys are kept: verifying one copy of a
-    cluster is enough to join it."""
-    shared: Counter[tuple[str, str, str]] = Counter()
+    `per_cluster` earlier documents sharing the most keys are kept (ties: the smallest
+    doc_id): verifying one copy of a cluster is enough to join it.
+
+    Counted with Arrow's group-by, bucket by bucket: a copy of a report republished a hundred
+    times joins thousands of key rows, which a Python loop took seconds over (5 s of a 15 s
+    night on syndication `large` cut into 4 nights)."""
+    names = ["doc_id", "cluster_id", "doc_id_earlier"]
+    counted: list[pa.Table] = []
     for part in history:
         if part.num_rows == 0:
             continue
@@ -858,23 +875,29 @@ def match_earlier(
             join_type="inner",
             right_suffix="_earlier",
         )
-        if joined.num_rows == 0:
-            continue
-        for a, b, c in zip(
-            joined.column("doc_id").to_pylist(),
-            joined.column("doc_id_earlier").to_pylist(),
-            joined.column("cluster_id").to_pylist(),
-            strict=True,
-        ):
-            shared[(a, c, b)] += 1
-    best: dict[tuple[str, str], list[tuple[int, str]]] = {}
-    for (a, c, b), count in shared.items():
-        best.setdefault((a, c), []).append((-count, b))
-    out = []
-    for (a, _), cands in sorted(best.items()):
-        for _, b in sorted(cands)[:per_cluster]:
-            out.append((a, b))
-    return out
+        if joined.num_rows:
+            counted.append(joined.group_by(names).aggregate([("key", "count")]))
+    if not counted:
+        return []
+    # A pair that shares keys in several buckets: its counts add up.
+    shared = pa.concat_tables(counted).group_by(names).aggregate([("key_count", "sum")])
+    ranked = shared.sort_by(
+        [
+            ("doc_id", "ascending"),
+            ("cluster_id", "ascending"),
+            ("key_count_sum", "descending"),
+            ("doc_id_earlier", "ascending"),
+        ]
+    )
+    tonight = ranked.column("doc_id").to_numpy(zero_copy_only=False)
+    cluster = ranked.column("cluster_id").to_numpy(zero_copy_only=False)
+    earlier = ranked.column("doc_id_earlier").to_pylist()
+    # Rank of each row within its (tonight doc, earlier cluster) run.
+    new_run = np.ones(len(tonight), dtype=bool)
+    new_run[1:] = (tonight[1:] != tonight[:-1]) | (cluster[1:] != cluster[:-1])
+    run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(tonight)), 0))
+    keep = (np.arange(len(tonight)) - run_start) < per_cluster
+    return [(str(tonight[i]), earlier[i]) for i in np.flatnonzero(keep).tolist()]
 
 
 # --------------------------------------------------------------------------- Prefect task
@@ -968,11 +991,15 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
             values=wanted,
         )
         index_of: dict[str, int] = {}
-        for row in found.to_pylist():
+        # The shingle hashes as one numpy array per row, sliced from the column's buffer (as
+        # Python lists they cost more than verifying the pairs).
+        shingles = _list_arrays(found.column("shingles"))
+        rows = found.drop_columns(["shingles"]).to_pylist()
+        for row, hashes in zip(rows, shingles, strict=True):
             # A document seen on two nights: the oldest row speaks for it.
             if row["doc_id"] not in index_of:
                 index_of[row["doc_id"]] = len(earlier.rows)
-                earlier.rows.append(row)
+                earlier.rows.append({**row, "shingles": hashes})
         position = {d: i for i, d in enumerate(doc_ids)}
         earlier.pairs = sorted({(position[a], index_of[b]) for a, b in matches if b in index_of})
     # Translations close in time: every earlier document of the window, anchors only.

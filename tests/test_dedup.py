@@ -442,3 +442,30 @@ def test_garbage_collection_is_resumed_after_dedup_even_on_error():
     with pytest.raises(ValueError):
         fails()
     assert gc.isenabled()
+
+
+def test_earlier_candidates_are_the_two_copies_of_each_cluster_sharing_most_keys():
+    import pyarrow as pa
+
+    from tasks.dedup import match_earlier
+
+    def keys(rows):
+        return pa.table(
+            {
+                "key": pa.array([k for k, _, _ in rows], pa.uint64()),
+                "doc_id": [d for _, d, _ in rows],
+                "cluster_id": [c for _, _, c in rows],
+            }
+        )
+
+    tonight = keys([(1, "t", ""), (2, "t", ""), (3, "t", ""), (9, "u", "")])
+    # Two buckets of history: e1 shares keys 1 and 3 (one in each bucket: 2 in all), e2 keys 1
+    # and 2 (2, a tie broken by doc_id), e0 one key, e4 one key in another cluster, e5 u's key.
+    history = [
+        keys([(1, "e1", "c"), (1, "e2", "c"), (2, "e2", "c"), (2, "e0", "c"), (2, "e4", "d")]),
+        keys([(3, "e1", "c"), (9, "e5", "c")]),
+        keys([]),
+    ]
+    assert match_earlier(tonight, history) == [("t", "e1"), ("t", "e2"), ("t", "e4"), ("u", "e5")]
+    assert match_earlier(tonight, history, per_cluster=1) == [("t", "e1"), ("t", "e4"), ("u", "e5")]
+    assert match_earlier(tonight, []) == []
