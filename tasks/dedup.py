@@ -14,10 +14,11 @@ low for banded MinHash. Each candidate pair is verified on the exact shingle set
 shingles; that link is `near` (`exact` when the normalised texts are equal). The night's
 documents are matched the same way against every earlier night through the stored keys. Groups
 of copies in different languages are then linked as `translation` when their cross-lingual keys
-(`tasks.anchors`: numbers, Latin-script names, cognate stems; site template keys dropped) reach
-an IDF-weighted cosine of `translation_min_cosine` (or of `translation_band_cosine` with the
-shared keys in the same order in both texts) and each group is the other's best match, among
-the documents of the last `translation_window_days` nights. Clusters are the connected
+(`tasks.anchors`: numbers, Latin-script names, cognate stems; keys of a site template dropped,
+within the night and shared with earlier nights' pages of it) reach an IDF-weighted cosine of
+`translation_min_cosine` (or of `translation_band_cosine` with the shared keys in the same
+order in both texts) and each group is the other's best match, among the documents of the
+last `translation_window_days` nights. Clusters are the connected
 components of verified links (`tasks.linking`). The state's format (`STATE_FORMAT`) is
 recorded beside it; earlier state of another format is refused (`StateFormatError`).
 
