@@ -62,7 +62,6 @@ from tasks.boilerplate import (
     StagedPages,
     core_shingles,
     same_template,
-    staged_page_tags,
     tag_hash_groups,
     templates,
 )
@@ -902,14 +901,6 @@ def match_earlier(
 
 
 # --------------------------------------------------------------------------- Prefect task
-
-
-def night_tags(
-    layout: io.Layout, doc_ids: Sequence[str], sites: Sequence[str | None] | None = None
-) -> list[list[str]]:
-    """Per document (in `doc_ids` order) the opening tags of its HTML page, from the night's
-    staged `ingested` bodies (`tasks.boilerplate.staged_page_tags`)."""
-    return staged_page_tags(StagedPages(layout.staged("ingested"), doc_ids), sites)
 
 
 # What the stored state is: written beside the state tables when a night commits, checked before
