@@ -184,19 +184,19 @@ def load_text(text_dir: Path) -> Any:
 
 def run_ours(data_dir: Path, text_dir: Path, preds: Path, workers: int) -> dict[str, Any]:
     from tasks import io
-    from tasks.boilerplate import StagedPages
-    from tasks.dedup import DedupConfig, dedup_night
+    from tasks.dedup import DedupConfig, dedup_night, night_tags
 
     table = load_text(text_dir)
     night = text_dir.name.split("=", 1)[1]
     start = time.perf_counter()
-    # What the stage does: the page templates' tags are read from the staged bodies (by the
-    # second process, when there is one) while texts are signed, then documents are clustered.
-    pages = StagedPages(
-        io.Layout(data_dir, night).staged("ingested"), table.column("doc_id").to_pylist()
+    # What the stage does: read the page templates' tags from the staged bodies, then cluster.
+    tags = night_tags(
+        io.Layout(data_dir, night),
+        table.column("doc_id").to_pylist(),
+        table.column("site").to_pylist(),
     )
     cfg = DedupConfig(run_id="benchmark", workers=workers)
-    result = dedup_night(table, cfg, run_date="2000-01-01", pages=pages)
+    result = dedup_night(table, cfg, run_date="2000-01-01", tags=tags)
     seconds = time.perf_counter() - start
     rows = result.deduped.select(["source_path", "cluster_id"]).to_pylist()
     write_preds(preds, [(doc_id_of(r["source_path"]), r["cluster_id"]) for r in rows])

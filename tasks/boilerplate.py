@@ -21,14 +21,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from tasks import io
 from tasks.linking import UnionFind, candidate_pairs, overlap
 from tasks.signatures import U64, TokenHasher, sorted_unique
 
@@ -80,19 +75,10 @@ def same_template(site_a: str | None, tags_a: U64, site_b: str | None, tags_b: U
     return shared >= need and shared >= CROSS_NIGHT_TAG_CONTAINMENT * small
 
 
-def template_groups(
-    sites: Sequence[str | None], tags: Sequence[Sequence[str]] | None = None
-) -> list[int | None]:
-    """Group number per document (None: alone), from shared sites and shared tag sets."""
-    if tags is None or not any(tags):
-        return tag_hash_groups(sites, None)
-    hasher = TokenHasher()
-    return tag_hash_groups(sites, [tag_hashes(page, hasher) for page in tags])
-
-
 def tag_hash_groups(sites: Sequence[str | None], sets: Sequence[U64] | None) -> list[int | None]:
-    """`template_groups` from the pages' tag hashes (`tag_hashes`, as the dedup state keeps
-    them): pages with one `site`, joined with pages whose tag sets mostly coincide."""
+    """Group number per document (None: alone), from the pages' sites and tag hashes
+    (`tag_hashes`, as the dedup state keeps them): pages with one `site`, joined with pages
+    whose tag sets mostly coincide."""
     n = len(sites)
     uf = UnionFind(n)
     member = [False] * n
@@ -143,54 +129,13 @@ def core_shingles(shingles: Sequence[U64], groups: Sequence[int | None]) -> list
     return out
 
 
-@dataclass(frozen=True)
-class StagedPages:
-    """Where a night's HTML pages are read from: the staged `ingested` dataset, and the night's
-    documents in the order of its texts."""
-
-    ingested: Path
-    doc_ids: Sequence[str]
-
-
-def staged_page_tags(
-    pages: StagedPages, sites: Sequence[str | None] | None = None
-) -> list[list[str]]:
-    """Per document (in `pages.doc_ids` order) the opening tags of its HTML page, from the
-    staged bodies (empty for plain text, or when that dataset is gone). With `sites`, only
-    pages whose site is unknown are read: a known site already groups a page."""
-    doc_ids = pages.doc_ids
-    wanted = (
-        set(doc_ids)
-        if sites is None
-        else {d for d, site in zip(doc_ids, sites, strict=True) if not site}
-    )
-    found: dict[str, list[str]] = {}
-    wanted_ids = pa.array(sorted(wanted), pa.string())
-    for batch in io.iter_batches(
-        pages.ingested, columns=["doc_id", "content_type", "body"], batch_rows=256
-    ):
-        mask = pc.and_(
-            pc.equal(batch.column("content_type"), "html"),
-            pc.is_in(batch.column("doc_id"), value_set=wanted_ids),
-        )
-        html = batch.filter(mask)
-        for doc, body in zip(
-            html.column("doc_id").to_pylist(), html.column("body").to_pylist(), strict=True
-        ):
-            found[doc] = page_tags(body)
-    return [found.get(doc, []) for doc in doc_ids]
-
-
 def templates(
-    sites: Sequence[str | None],
-    tags: Sequence[Sequence[str]] | None,
-    pages: StagedPages | None = None,
+    sites: Sequence[str | None], tags: Sequence[Sequence[str]] | None
 ) -> tuple[list[int | None], list[U64]]:
-    """The template group of each document (`template_groups`) and the hashes of its page's
-    tags (`tag_hashes`, what the state keeps), the tags read from `pages` when not given. One
-    unit of work: a spawned worker does it while the other process signs texts."""
-    if tags is None and pages is not None:
-        tags = staged_page_tags(pages, sites)
+    """The template group of each document (see `tag_hash_groups`: pages with one `site`,
+    joined with pages whose tag sets mostly coincide) and the hashes of its page's tags
+    (`tag_hashes`, what the state keeps). One unit of work: a spawned worker does it while the
+    other process signs texts."""
     hasher = TokenHasher()
     hashes = [tag_hashes(page, hasher) for page in (tags or [[]] * len(sites))]
     return tag_hash_groups(sites, hashes if tags else None), hashes

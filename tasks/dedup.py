@@ -53,14 +53,15 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
 from tasks.anchors import ANCHORS_VERSION, template_free
 from tasks.boilerplate import (
-    StagedPages,
     core_shingles,
+    page_tags,
     same_template,
     tag_hash_groups,
     templates,
@@ -234,11 +235,10 @@ def _sign_texts(
     workers: int,
     sites: Sequence[str | None],
     tags: Sequence[Sequence[str]] | None,
-    pages: StagedPages | None,
 ) -> tuple[list[str], list[U64], list[list[str]], tuple[list[int | None], list[U64]]]:
     """Per-document part of the signatures (normalised-text hash, shingles, cross-lingual keys
     in text order; `tasks.signatures.sign_chunk`) and the site templates
-    (`tasks.boilerplate.templates`: groups and tag hashes, the tags read from `pages` if needed).
+    (`tasks.boilerplate.templates`: groups and tag hashes).
 
     With `workers` > 1 and a big night, `workers - 1` spawned processes take the templates and
     chunks of texts, first to last, while this process takes chunks from the last one back
@@ -248,7 +248,7 @@ def _sign_texts(
     parts: dict[int, tuple[list[str], list[U64], list[list[str]]]] = {}
     if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:
         parts = {i: sign_chunk(chunk, shingle_words) for i, chunk in enumerate(chunks)}
-        return (*_joined(parts), templates(sites, tags, pages))
+        return (*_joined(parts), templates(sites, tags))
     # spawn, not fork: see tasks.runner. The tasks live in `tasks.signatures` and
     # `tasks.boilerplate`, so a worker imports those light modules, not this one (which imports
     # Prefect: seconds).
@@ -261,13 +261,13 @@ def _sign_texts(
     ) as pool:
         # The workers start at the first submit; they need nothing from the main module.
         with _main_module_hidden():
-            grouping = pool.submit(templates, sites, tags, pages)
+            grouping = pool.submit(templates, sites, tags)
         futures = [pool.submit(sign_chunk, chunk, shingle_words) for chunk in chunks]
         # Take over the chunks no worker has started, from the last one back.
         for i in reversed(range(len(chunks))):
             if futures[i].cancel():
                 parts[i] = sign_chunk(chunks[i], shingle_words)
-        found = templates(sites, tags, pages) if grouping.cancel() else grouping.result()
+        found = templates(sites, tags) if grouping.cancel() else grouping.result()
         for i, future in enumerate(futures):
             if i not in parts:
                 parts[i] = future.result()
@@ -294,14 +294,12 @@ def sign(
     *,
     sites: Sequence[str | None] | None = None,
     tags: Sequence[Sequence[str]] | None = None,
-    pages: StagedPages | None = None,
 ) -> Signed:
     """Signatures of a night's texts; with `cfg.workers` > 1 and enough texts, the per-document
-    part uses that many processes (same result: it is per document). Page tags: `tags`, else
-    read from `pages`, else none."""
+    part uses that many processes (same result: it is per document)."""
     site_list = list(sites or [None] * len(texts))
     shas, full, found, (groups, tag_sets) = _sign_texts(
-        texts, cfg.shingle_words, cfg.workers, site_list, tags, pages
+        texts, cfg.shingle_words, cfg.workers, site_list, tags
     )
     core = core_shingles(full, groups)
     free = template_free([frozenset(order) for order in found], groups)
@@ -462,13 +460,11 @@ def dedup_night(
     earlier: Earlier | None = None,
     signed: Signed | None = None,
     tags: Sequence[Sequence[str]] | None = None,
-    pages: StagedPages | None = None,
 ) -> NightResult:
     """Cluster the night's REPAIRED rows, matched against `earlier` nights' documents.
 
     `tags`: per row, the opening tags of its HTML page (`tasks.boilerplate.page_tags`), which group
-    pages of one site whose URL is unknown, or `pages` to read them from; without either only
-    `site` groups pages."""
+    pages of one site whose URL is unknown; without them only `site` groups pages."""
     earlier = earlier or Earlier()
     # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
     rows = table.select(ROW_COLUMNS).to_pylist()
@@ -478,7 +474,6 @@ def dedup_night(
         cfg,
         sites=[r["site"] for r in rows],
         tags=tags,
-        pages=pages,
     )
     stats: Counter[str] = Counter()
 
@@ -903,6 +898,34 @@ def match_earlier(
 # --------------------------------------------------------------------------- Prefect task
 
 
+def night_tags(
+    layout: io.Layout, doc_ids: Sequence[str], sites: Sequence[str | None] | None = None
+) -> list[list[str]]:
+    """Per document (in `doc_ids` order) the opening tags of its HTML page, from the staged
+    `ingested` bodies (empty for plain text, or when that dataset is gone). With `sites`, only
+    pages whose site is unknown are read: a known site already groups a page."""
+    wanted = (
+        set(doc_ids)
+        if sites is None
+        else {d for d, site in zip(doc_ids, sites, strict=True) if not site}
+    )
+    found: dict[str, list[str]] = {}
+    wanted_ids = pa.array(sorted(wanted), pa.string())
+    for batch in io.iter_batches(
+        layout.staged("ingested"), columns=["doc_id", "content_type", "body"], batch_rows=256
+    ):
+        mask = pc.and_(
+            pc.equal(batch.column("content_type"), "html"),
+            pc.is_in(batch.column("doc_id"), value_set=wanted_ids),
+        )
+        pages = batch.filter(mask)
+        for doc, body in zip(
+            pages.column("doc_id").to_pylist(), pages.column("body").to_pylist(), strict=True
+        ):
+            found[doc] = page_tags(body)
+    return [found.get(doc, []) for doc in doc_ids]
+
+
 # What the stored state is: written beside the state tables when a night commits, checked before
 # a night reads earlier nights. State without it predates versioning (anchors version 1).
 STATE_FORMAT = {"anchors": ANCHORS_VERSION}
@@ -952,8 +975,9 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
         night.column("text").to_pylist(),
         cfg,
         sites=night.column("site").to_pylist(),
-        # Read by the second process, when there is one, while this one signs texts.
-        pages=StagedPages(layout.staged("ingested"), night.column("doc_id").to_pylist()),
+        tags=night_tags(
+            layout, night.column("doc_id").to_pylist(), night.column("site").to_pylist()
+        ),
     )
     doc_ids = night.column("doc_id").to_pylist()
     tonight_keys = keys_table(

@@ -384,13 +384,11 @@ def test_state_of_another_format_is_refused_not_mixed(tmp_path):
         _night(tmp_path, "2026-03-15", [extracted_row("b", OTHER)])
 
 
-def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch, tmp_path):
+def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
     import numpy as np
 
-    from tasks import dedup, io
-    from tasks.boilerplate import StagedPages, page_tags
-    from tasks.schema import INGESTED
-    from tests.builders import ingested, ingested_row
+    from tasks import dedup
+    from tasks.boilerplate import page_tags
 
     texts = [REPORT, OTHER, REPORT_FR, "", "short text", SIDEBAR, JUNK, REPORT.upper()] * 3
     monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
@@ -398,26 +396,17 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch, tmp_pat
     sites = ["gazette.example", None, "gazette.example"] + [None] * (len(texts) - 3)
 
     # Two pages of one template (no site known) and pages of others among plain texts: the
-    # second process reads their tags from the staged bodies while this one signs.
+    # second process groups them while this one signs.
     def page(site: int, i: int) -> str:
         nav = "".join(f'<li><a href="/{site}/{k}">S {k}</a></li>' for k in range(12))
         return f'<html><body><ul class="nav{site}">{nav}</ul><p>{i}</p></body></html>'
 
-    bodies = {f"d{i}": page(i if i > 4 else 0, i) for i in range(1, len(texts), 3)}
-    doc_ids = [f"d{i}" for i in range(len(texts))]
-    rows = [
-        ingested_row(d, bodies[d], content_type="html") if d in bodies else ingested_row(d, "x")
-        for d in doc_ids
-    ]
-    staged = tmp_path / "staged" / "ingested"
-    io.write_partition(tmp_path, staged, [ingested(rows)], INGESTED)
-    pages = StagedPages(staged, doc_ids)
     tags = [
-        page_tags(bodies[d].encode()) if d in bodies and not s else []
-        for d, s in zip(doc_ids, sites, strict=True)
+        page_tags(page(i if i > 4 else 0, i).encode()) if i % 3 == 1 and not sites[i] else []
+        for i in range(len(texts))
     ]
-    one = dedup._sign_texts(texts, 5, 1, sites, tags, None)
-    two = dedup._sign_texts(texts, 5, 2, sites, None, pages)
+    one = dedup._sign_texts(texts, 5, 1, sites, tags)
+    two = dedup._sign_texts(texts, 5, 2, sites, tags)
     assert one[0] == two[0] and one[2] == two[2] and one[3][0] == two[3][0]
     assert any(g is not None for g, s in zip(one[3][0], sites, strict=True) if not s)
     for a, b in [*zip(one[1], two[1], strict=True), *zip(one[3][1], two[3][1], strict=True)]:
