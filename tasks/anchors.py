@@ -61,8 +61,7 @@ def _strip_marks(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-# A night repeats the same words many times: stem each once (bounded: a night's vocabulary).
-@lru_cache(maxsize=1 << 18)
+# Called once per distinct word of a night (`_word_stems` keeps what it returned).
 def _stem(word: str) -> str | None:
     if not word.isascii():
         word = _strip_marks(word)
@@ -71,42 +70,6 @@ def _stem(word: str) -> str | None:
     if len(word) > COGNATE_PREFIX and word.isalpha():
         return "~" + word[:COGNATE_PREFIX]
     return None
-
-
-def numbers_and_names(text: str) -> list[str]:
-    """Numbers (`#` and the digits, leading zeros dropped) and names: capitalised Latin-script
-    words that the text never writes in lower case (so sentence-initial "The" or "Après" is not a
-    name)."""
-    return _numbers_and_names(unicodedata.normalize("NFKC", text))
-
-
-def _numbers_and_names(normal: str) -> list[str]:
-    out = []
-    for match in _NUMBER.finditer(normal):
-        digits = _NON_DIGIT.sub("", match.group(0)).lstrip("0")
-        out.append("#" + (digits or "0"))
-    names = _NAME.findall(normal)
-    if names:
-        lower = set(_WORD.findall(normal))
-        out.extend(w.casefold() for w in names if w.casefold() not in lower)
-    return out
-
-
-def cognates(text: str) -> set[str]:
-    """`~` and the first `COGNATE_PREFIX` letters of every Latin-script word of more than that
-    many letters, casefolded and without diacritics (digits and other scripts give none)."""
-    return _cognates(unicodedata.normalize("NFKC", text))
-
-
-def _cognates(normal: str) -> set[str]:
-    out = set()
-    # casefold writes the Turkish "İ" as "i" and a combining dot, which would cut the word.
-    for word in set(_WORD.findall(normal.casefold().replace("\u0307", ""))):
-        if len(word) > COGNATE_PREFIX:
-            stem = _stem(word)
-            if stem is not None:
-                out.add(stem)
-    return out
 
 
 def ordered_anchors(text: str) -> list[str]:
