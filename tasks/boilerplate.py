@@ -1,7 +1,8 @@
 """Site templates for dedup: text a site repeats on its pages is its chrome, not a report.
 
-Input: per document its `site` (from the URL, when known), the opening tags of its HTML page
-(see `page_tags`; none for plain text) and its sorted shingle hashes. Output:
+Input: per document its `site` (from the URL, when known), the hashes of the opening tags of its
+HTML page (`page_tags`, `tag_hashes`: the extract stage takes them; none for plain text) and its
+sorted shingle hashes. Output:
 per document its "core" shingles: the shingles minus those that another page of the same
 template group also has.
 
@@ -127,15 +128,3 @@ def core_shingles(shingles: Sequence[U64], groups: Sequence[int | None]) -> list
         for i in docs:
             out[i] = shingles[i][~np.isin(shingles[i], template, assume_unique=True)]
     return out
-
-
-def templates(
-    sites: Sequence[str | None], tags: Sequence[Sequence[str]] | None
-) -> tuple[list[int | None], list[U64]]:
-    """The template group of each document (see `tag_hash_groups`: pages with one `site`,
-    joined with pages whose tag sets mostly coincide) and the hashes of its page's tags
-    (`tag_hashes`, what the state keeps). One unit of work: a spawned worker does it while the
-    other process signs texts."""
-    hasher = TokenHasher()
-    hashes = [tag_hashes(page, hasher) for page in (tags or [[]] * len(sites))]
-    return tag_hash_groups(sites, hashes if tags else None), hashes

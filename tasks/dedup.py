@@ -61,10 +61,8 @@ from tasks import io
 from tasks.anchors import ANCHORS_VERSION, template_free
 from tasks.boilerplate import (
     core_shingles,
-    page_tags,
     same_template,
     tag_hash_groups,
-    templates,
 )
 from tasks.linking import (
     UnionFind,
@@ -85,7 +83,7 @@ from tasks.schema import (
     QUARANTINED,
     Split,
 )
-from tasks.signatures import U64, sample_keys, sign_chunk
+from tasks.signatures import U64, sample_threshold, sign_chunk
 from tasks.workers import exit_with_parent
 
 STAGE = "dedup"
@@ -193,6 +191,28 @@ def exact_key(sha256_hex: str) -> int:
     return int(sha256_hex[:16], 16)
 
 
+def _candidate_keys(core: Sequence[U64], shas: Sequence[str], rate: int) -> list[U64]:
+    """Per document its sampled core shingles (`sample_keys`, in order) then its exact key,
+    laid out in one array for the whole night (per document, the numpy calls cost more than the
+    work)."""
+    n = len(core)
+    if n == 0:
+        return []
+    values = np.concatenate(core)
+    owners = np.repeat(np.arange(n, dtype=np.int64), [len(c) for c in core])
+    sampled = values < sample_threshold(rate)
+    values, owners = values[sampled], owners[sampled]
+    # Document d's sampled keys end where the next one's start; its exact key follows them.
+    ends = np.cumsum(np.bincount(owners, minlength=n))
+    out = np.empty(len(values) + n, np.uint64)
+    out[np.arange(len(values)) + owners] = values
+    exact_at = ends + np.arange(n)
+    out[exact_at] = np.fromiter((exact_key(sha) for sha in shas), np.uint64, n)
+    starts = (exact_at - (ends - np.concatenate(([0], ends[:-1])))).tolist()
+    stops = (exact_at + 1).tolist()
+    return [out[a:b] for a, b in zip(starts, stops, strict=True)]
+
+
 def _without_gc(fn: Callable[P, R]) -> Callable[P, R]:
     """Run `fn` with Python's cyclic garbage collector paused (restored after, also on error).
 
@@ -234,11 +254,11 @@ def _sign_texts(
     shingle_words: int,
     workers: int,
     sites: Sequence[str | None],
-    tags: Sequence[Sequence[str]] | None,
-) -> tuple[list[str], list[U64], list[list[str]], tuple[list[int | None], list[U64]]]:
+    tags: Sequence[U64] | None,
+) -> tuple[list[str], list[U64], list[list[str]], list[int | None]]:
     """Per-document part of the signatures (normalised-text hash, shingles, cross-lingual keys
-    in text order; `tasks.signatures.sign_chunk`) and the site templates
-    (`tasks.boilerplate.templates`: groups and tag hashes).
+    in text order; `tasks.signatures.sign_chunk`) and the template groups
+    (`tasks.boilerplate.tag_hash_groups` of the sites and page tag hashes).
 
     With `workers` > 1 and a big night, `workers - 1` spawned processes take the templates and
     chunks of texts, first to last, while this process takes chunks from the last one back
@@ -248,7 +268,7 @@ def _sign_texts(
     parts: dict[int, tuple[list[str], list[U64], list[list[str]]]] = {}
     if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:
         parts = {i: sign_chunk(chunk, shingle_words) for i, chunk in enumerate(chunks)}
-        return (*_joined(parts), templates(sites, tags))
+        return (*_joined(parts), tag_hash_groups(sites, tags))
     # spawn, not fork: see tasks.runner. The tasks live in `tasks.signatures` and
     # `tasks.boilerplate`, so a worker imports those light modules, not this one (which imports
     # Prefect: seconds).
@@ -261,13 +281,13 @@ def _sign_texts(
     ) as pool:
         # The workers start at the first submit; they need nothing from the main module.
         with _main_module_hidden():
-            grouping = pool.submit(templates, sites, tags)
+            grouping = pool.submit(tag_hash_groups, sites, tags)
         futures = [pool.submit(sign_chunk, chunk, shingle_words) for chunk in chunks]
         # Take over the chunks no worker has started, from the last one back.
         for i in reversed(range(len(chunks))):
             if futures[i].cancel():
                 parts[i] = sign_chunk(chunks[i], shingle_words)
-        found = templates(sites, tags) if grouping.cancel() else grouping.result()
+        found = tag_hash_groups(sites, tags) if grouping.cancel() else grouping.result()
         for i, future in enumerate(futures):
             if i not in parts:
                 parts[i] = future.result()
@@ -293,20 +313,18 @@ def sign(
     cfg: DedupConfig,
     *,
     sites: Sequence[str | None] | None = None,
-    tags: Sequence[Sequence[str]] | None = None,
+    tags: Sequence[U64] | None = None,
 ) -> Signed:
     """Signatures of a night's texts; with `cfg.workers` > 1 and enough texts, the per-document
-    part uses that many processes (same result: it is per document)."""
+    part uses that many processes (same result: it is per document). `tags`: per text the hashes
+    of its page's tags (`template_tags`), for the pages whose site is unknown."""
     site_list = list(sites or [None] * len(texts))
-    shas, full, found, (groups, tag_sets) = _sign_texts(
-        texts, cfg.shingle_words, cfg.workers, site_list, tags
-    )
+    tag_sets = list(tags) if tags is not None else [np.empty(0, np.uint64)] * len(texts)
+    shas, full, found, groups = _sign_texts(texts, cfg.shingle_words, cfg.workers, site_list, tags)
     core = core_shingles(full, groups)
-    free = template_free([frozenset(order) for order in found], groups)
-    keys = [
-        np.append(sample_keys(c, cfg.sample_rate), np.uint64(exact_key(sha)))
-        for c, sha in zip(core, shas, strict=True)
-    ]
+    found_sets = [frozenset(order) for order in found]
+    free = template_free(found_sets, groups)
+    keys = _candidate_keys(core, shas, cfg.sample_rate)
     return Signed(
         shingles=core,
         keys=keys,
@@ -315,8 +333,10 @@ def sign(
         groups=groups,
         sites=site_list,
         template_tags=tag_sets,
+        # A document outside any template group keeps its keys (the same set, not a copy).
         anchor_order=[
-            [k for k in order if k in keep] for order, keep in zip(found, free, strict=True)
+            order if keep is whole else [k for k in order if k in keep]
+            for order, whole, keep in zip(found, found_sets, free, strict=True)
         ],
     )
 
@@ -385,8 +405,12 @@ def _component_profile(members: Sequence[frozenset[str]]) -> frozenset[str]:
     if len(members) == 1:
         return members[0]
     counts: Counter[str] = Counter()
-    for profile in members:
-        counts.update(profile)
+    # Exact copies carry the same keys: each distinct set is counted once, times its copies.
+    for profile, copies in Counter(members).items():
+        if copies == 1:
+            counts.update(profile)
+        else:
+            counts.update(dict.fromkeys(profile, copies))
     need = math.ceil(len(members) / 2)
     return frozenset(a for a, c in counts.items() if c >= need)
 
@@ -459,12 +483,8 @@ def dedup_night(
     run_date: str,
     earlier: Earlier | None = None,
     signed: Signed | None = None,
-    tags: Sequence[Sequence[str]] | None = None,
 ) -> NightResult:
-    """Cluster the night's REPAIRED rows, matched against `earlier` nights' documents.
-
-    `tags`: per row, the opening tags of its HTML page (`tasks.boilerplate.page_tags`), which group
-    pages of one site whose URL is unknown; without them only `site` groups pages."""
+    """Cluster the night's REPAIRED rows, matched against `earlier` nights' documents."""
     earlier = earlier or Earlier()
     # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
     rows = table.select(ROW_COLUMNS).to_pylist()
@@ -473,7 +493,7 @@ def dedup_night(
         table.column("text").to_pylist(),
         cfg,
         sites=[r["site"] for r in rows],
-        tags=tags,
+        tags=page_templates(table),
     )
     stats: Counter[str] = Counter()
 
@@ -712,7 +732,6 @@ def dedup_night(
 
     deduped_rows = []
     documents = []
-    key_rows: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         f = out_fields[i]
         cluster, first_night, canonical_doc, meta = f.pop("_state")
@@ -740,14 +759,17 @@ def dedup_night(
                 "source": source_key(row),
             }
         )
-        key_rows.append({"doc_id": row["doc_id"], "cluster_id": cluster, "keys": signed.keys[i]})
     stats["clusters_new"] = sum(1 for f in deduped_rows if f["is_canonical"])
     stats["merges"] = len(merges)
     stats["canonical_changes"] = len(changes)
     return NightResult(
         deduped=_deduped_table(table, deduped_rows),
         documents=_documents_table(documents),
-        keys=keys_table(key_rows),
+        keys=keys_table(
+            [row["doc_id"] for row in rows],
+            [d["cluster_id"] for d in documents],
+            signed.keys,
+        ),
         merges=pa.Table.from_pylist(merges, schema=DEDUP_MERGES),
         canonical=pa.Table.from_pylist(changes, schema=DEDUP_CANONICAL),
         stats=dict(stats),
@@ -788,6 +810,9 @@ def _hash_lists(arrays: Sequence[U64], field: pa.Field) -> pa.Array:
 
 
 def _documents_table(documents: list[dict[str, Any]]) -> pa.Table:
+    """DEDUP_DOCUMENTS rows sorted by doc_id: the dicts are sorted, not the table (taking rows of
+    the list columns, shingles above all, costs more than building them)."""
+    documents = sorted(documents, key=lambda d: d["doc_id"])
     lists = ("shingles", "template_tags")
     columns = {
         f.name: (
@@ -797,8 +822,7 @@ def _documents_table(documents: list[dict[str, Any]]) -> pa.Table:
         )
         for f in DEDUP_DOCUMENTS
     }
-    table = pa.Table.from_arrays(list(columns.values()), schema=DEDUP_DOCUMENTS)
-    return table.sort_by("doc_id")
+    return pa.Table.from_arrays(list(columns.values()), schema=DEDUP_DOCUMENTS)
 
 
 def bucket_of(keys: U64) -> np.ndarray:
@@ -806,24 +830,29 @@ def bucket_of(keys: U64) -> np.ndarray:
     return (keys >> np.uint64(shift)).astype(np.int32)
 
 
-def keys_table(key_rows: list[dict[str, Any]]) -> pa.Table:
-    """DEDUP_KEYS rows, sorted by bucket then key (one bucket per contiguous run of rows)."""
-    if not key_rows:
+def keys_table(doc_ids: Sequence[str], cluster_ids: Sequence[str], keys: Sequence[U64]) -> pa.Table:
+    """DEDUP_KEYS rows of documents (`keys[i]` held by `doc_ids[i]` of cluster `cluster_ids[i]`),
+    sorted by bucket then key then doc_id (one bucket per contiguous run of rows). Sorted in
+    numpy on the key and the document's rank; the strings are taken once, in that order."""
+    if not any(len(k) for k in keys):
         return DEDUP_KEYS.empty_table()
-    keys = np.concatenate([r["keys"] for r in key_rows])
-    lengths = [len(r["keys"]) for r in key_rows]
-    doc_ids = np.repeat(np.array([r["doc_id"] for r in key_rows], dtype=object), lengths)
-    clusters = np.repeat(np.array([r["cluster_id"] for r in key_rows], dtype=object), lengths)
-    table = pa.table(
-        {
-            "bucket": pa.array(bucket_of(keys), pa.int32()),
-            "key": pa.array(keys, pa.uint64()),
-            "doc_id": pa.array(doc_ids, pa.string()),
-            "cluster_id": pa.array(clusters, pa.string()),
-        },
+    values = np.concatenate(keys)
+    owners = np.repeat(np.arange(len(doc_ids), dtype=np.int64), [len(k) for k in keys])
+    ids = pa.array(doc_ids, pa.string())
+    rank = np.empty(len(doc_ids), np.int64)
+    rank[pc.sort_indices(ids).to_numpy()] = np.arange(len(doc_ids))
+    # The bucket is the key's top bits: sorting by key sorts by bucket too.
+    order = np.lexsort((rank[owners], values))
+    values, owners = values[order], owners[order]
+    return pa.Table.from_arrays(
+        [
+            pa.array(bucket_of(values), pa.int32()),
+            pa.array(values, pa.uint64()),
+            ids.take(owners),
+            pa.array(cluster_ids, pa.string()).take(owners),
+        ],
         schema=DEDUP_KEYS,
     )
-    return table.sort_by([("bucket", "ascending"), ("key", "ascending"), ("doc_id", "ascending")])
 
 
 def dedup_batch(batch: pa.Table, cfg: DedupConfig) -> Split:
@@ -837,7 +866,8 @@ def dedup_batch(batch: pa.Table, cfg: DedupConfig) -> Split:
 
 
 def _list_arrays(column: pa.ChunkedArray) -> list[U64]:
-    """A list<uint64> column as one numpy array per row (views of its buffers)."""
+    """A list<uint64> column as one numpy array per row (views of its buffers); a list<int64>
+    column (hashes stored signed, as `template_tags`) as the same 64 bits, unsigned."""
     out: list[U64] = []
     for chunk in column.chunks:
         # flatten() and offsets both follow a sliced chunk; offsets count from its first value.
@@ -898,32 +928,16 @@ def match_earlier(
 # --------------------------------------------------------------------------- Prefect task
 
 
-def night_tags(
-    layout: io.Layout, doc_ids: Sequence[str], sites: Sequence[str | None] | None = None
-) -> list[list[str]]:
-    """Per document (in `doc_ids` order) the opening tags of its HTML page, from the staged
-    `ingested` bodies (empty for plain text, or when that dataset is gone). With `sites`, only
-    pages whose site is unknown are read: a known site already groups a page."""
-    wanted = (
-        set(doc_ids)
-        if sites is None
-        else {d for d, site in zip(doc_ids, sites, strict=True) if not site}
-    )
-    found: dict[str, list[str]] = {}
-    wanted_ids = pa.array(sorted(wanted), pa.string())
-    for batch in io.iter_batches(
-        layout.staged("ingested"), columns=["doc_id", "content_type", "body"], batch_rows=256
-    ):
-        mask = pc.and_(
-            pc.equal(batch.column("content_type"), "html"),
-            pc.is_in(batch.column("doc_id"), value_set=wanted_ids),
-        )
-        pages = batch.filter(mask)
-        for doc, body in zip(
-            pages.column("doc_id").to_pylist(), pages.column("body").to_pylist(), strict=True
-        ):
-            found[doc] = page_tags(body)
-    return [found.get(doc, []) for doc in doc_ids]
+def page_templates(table: pa.Table) -> list[U64]:
+    """Per REPAIRED row the hashes of its page's opening tags (`template_tags`, taken by the
+    extract stage), which group the pages of one site whose URL is unknown; empty for plain text
+    and for pages whose site is known (the site already groups them)."""
+    hashes = _list_arrays(table.column("template_tags"))
+    empty = np.empty(0, np.uint64)
+    return [
+        empty if site else tags
+        for site, tags in zip(table.column("site").to_pylist(), hashes, strict=True)
+    ]
 
 
 # What the stored state is: written beside the state tables when a night commits, checked before
@@ -975,17 +989,10 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
         night.column("text").to_pylist(),
         cfg,
         sites=night.column("site").to_pylist(),
-        tags=night_tags(
-            layout, night.column("doc_id").to_pylist(), night.column("site").to_pylist()
-        ),
+        tags=page_templates(night),
     )
     doc_ids = night.column("doc_id").to_pylist()
-    tonight_keys = keys_table(
-        [
-            {"doc_id": d, "cluster_id": "", "keys": k}
-            for d, k in zip(doc_ids, signed.keys, strict=True)
-        ]
-    )
+    tonight_keys = keys_table(doc_ids, [""] * len(doc_ids), signed.keys)
     key_nights = _earlier_nights(layout, "keys")
     matches: list[tuple[str, str]] = []
     if key_nights:

@@ -4,7 +4,8 @@ Input: INGESTED rows (undecoded body bytes, declared charset, url) and, as data 
 the site boilerplate learned on earlier nights (`tasks.sitelines`). Output: EXTRACTED rows with
 `text` (paragraphs separated by one newline), `title`, `lang`, `published_at`, `date_text`,
 `author`, `source_attribution`, `charset` (what the bytes were decoded as) and `stripped` (every
-line removed, with its reason, so nothing disappears unexplained). HTML is parsed once; its
+line removed, with its reason, so nothing disappears unexplained) and `template_tags` (what the
+page's template repeats, for dedup: `tasks.boilerplate.page_tags`). HTML is parsed once; its
 metadata comes from `tasks.htmlmeta`, its main text from trafilatura with link information
 (`tasks.htmltext`): pages marked up as articles go through trafilatura's own extractor (fast
 mode) and, when that keeps little of the page, through its whole cascade as a second opinion;
@@ -32,11 +33,13 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
+from tasks.boilerplate import page_tags, tag_hashes
 from tasks.charset import decode_body
 from tasks.htmlmeta import HEADER_CLOCK_CHARS, page_metadata
 from tasks.htmltext import (
@@ -207,7 +210,10 @@ def extract_document(row: dict[str, Any], cfg: ExtractConfig) -> dict[str, Any]:
             raise _Reject("html_too_large", f"{len(text)} characters > {cfg.max_html_chars}")
         with _time_limit(cfg.timeout_seconds):
             found = _extract_html(text, row, cfg, latest)
+        # Only a page whose site nothing names needs its tags: dedup groups the others by site.
+        template = [] if found.site else tag_hashes(page_tags(row["body"])).view(np.int64).tolist()
     else:
+        template = []
         cleaned = clean_lines(text, boilerplate=cfg.site_boilerplate.for_site(row["site"]))
         found = _Extracted(cleaned=cleaned, url=row["url"], site=row["site"], author=cleaned.author)
     cleaned = found.cleaned
@@ -233,6 +239,7 @@ def extract_document(row: dict[str, Any], cfg: ExtractConfig) -> dict[str, Any]:
         "source_attribution": cleaned.source_attribution,
         "stripped": stripped,
         "text_length": len(cleaned.text),
+        "template_tags": template,
     }
 
 

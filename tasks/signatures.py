@@ -263,7 +263,12 @@ def sample_keys(shingles: U64, rate: int) -> U64:
     else they hold. This is the MinHash family's sketch for containment (a truncated or padded
     copy keeps its keys) where banded MinHash estimates Jaccard (and loses such copies).
     """
-    return shingles[shingles < np.uint64((1 << 64) // rate)]
+    return shingles[shingles < sample_threshold(rate)]
+
+
+def sample_threshold(rate: int) -> np.uint64:
+    """The hash below which a shingle is sampled at 1/`rate` (`sample_keys`)."""
+    return np.uint64((1 << 64) // rate)
 
 
 def sign_chunk(texts: Sequence[str], size: int) -> tuple[list[str], list[U64], list[list[str]]]:

@@ -1,10 +1,10 @@
 import numpy as np
 
-from tasks.boilerplate import core_shingles, page_tags, templates
+from tasks.boilerplate import core_shingles, page_tags, tag_hash_groups, tag_hashes
 
 
 def template_groups(sites, tags=None):
-    return templates(sites, tags)[0]
+    return tag_hash_groups(sites, None if tags is None else [tag_hashes(t) for t in tags])
 
 
 def test_groups_are_sites_with_more_than_one_page():

@@ -111,6 +111,26 @@ def test_one_sites_pages_are_not_linked_by_its_template():
     assert out["a"]["cluster_id"] == out["b"]["cluster_id"]
 
 
+def test_pages_of_one_template_are_not_linked_when_no_url_names_the_site():
+    from tasks.boilerplate import page_tags, tag_hashes
+
+    # Inbox pages (no URL, no site): the template tags the extract stage took group them.
+    def page(own: str) -> bytes:
+        nav = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(12))
+        return f'<html><ul class="gazette-nav">{nav}</ul><a href="{own}">this</a></html>'.encode()
+
+    a = extracted_row("a", REPORT.split("\n")[0] + SIDEBAR)
+    b = extracted_row("b", OTHER + SIDEBAR)
+    a["template_tags"] = tag_hashes(page_tags(page("/a"))).view("int64").tolist()
+    b["template_tags"] = tag_hashes(page_tags(page("/b"))).view("int64").tolist()
+    out = _run([a, b])
+    assert out["a"]["cluster_id"] != out["b"]["cluster_id"]
+    # A page whose site is known is grouped by its site alone, not by its tags.
+    a["site"] = "gazette.example"
+    out = _run([a, b])
+    assert out["a"]["cluster_id"] == out["b"]["cluster_id"]
+
+
 def test_translation_is_linked_and_original_language_wins_a_tie():
     rows = [
         extracted_row("fr", REPORT_FR, lang="fr"),
@@ -388,7 +408,7 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
     import numpy as np
 
     from tasks import dedup
-    from tasks.boilerplate import page_tags
+    from tasks.boilerplate import page_tags, tag_hashes
 
     texts = [REPORT, OTHER, REPORT_FR, "", "short text", SIDEBAR, JUNK, REPORT.upper()] * 3
     monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
@@ -402,14 +422,16 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
         return f'<html><body><ul class="nav{site}">{nav}</ul><p>{i}</p></body></html>'
 
     tags = [
-        page_tags(page(i if i > 4 else 0, i).encode()) if i % 3 == 1 and not sites[i] else []
+        tag_hashes(page_tags(page(i if i > 4 else 0, i).encode()))
+        if i % 3 == 1 and not sites[i]
+        else tag_hashes([])
         for i in range(len(texts))
     ]
     one = dedup._sign_texts(texts, 5, 1, sites, tags)
     two = dedup._sign_texts(texts, 5, 2, sites, tags)
-    assert one[0] == two[0] and one[2] == two[2] and one[3][0] == two[3][0]
-    assert any(g is not None for g, s in zip(one[3][0], sites, strict=True) if not s)
-    for a, b in [*zip(one[1], two[1], strict=True), *zip(one[3][1], two[3][1], strict=True)]:
+    assert one[0] == two[0] and one[2] == two[2] and one[3] == two[3]
+    assert any(g is not None for g, s in zip(one[3], sites, strict=True) if not s)
+    for a, b in zip(one[1], two[1], strict=True):
         assert np.array_equal(a, b)
     assert len(two[1]) == len(texts)
 

@@ -39,6 +39,24 @@ def test_html_page_gives_article_text_title_and_date():
     assert row["text_length"] == len(row["text"])
 
 
+def test_pages_without_a_site_carry_their_template_tags_for_dedup():
+    from tasks.boilerplate import page_tags, tag_hashes
+
+    rows = [
+        ingested_row("p1", PAGE, content_type="html"),
+        ingested_row("t1", PARAGRAPHS[0] * 3),
+        {**ingested_row("p2", PAGE, content_type="html"), "url": "https://chronicle.example/pier"},
+    ]
+    out = {r["doc_id"]: r for r in extract_batch(ingested(rows), CFG).kept.to_pylist()}
+    expected = tag_hashes(page_tags(PAGE.encode())).view("int64").tolist()
+    # The nav links, the share box: what the site's template repeats.
+    assert out["p1"]["site"] is None and len(expected) >= 5
+    assert out["p1"]["template_tags"] == expected
+    assert out["t1"]["template_tags"] == []
+    # A page whose site is known is grouped by its site: its tags are not needed.
+    assert out["p2"]["site"] == "chronicle.example" and out["p2"]["template_tags"] == []
+
+
 def test_a_publication_date_after_the_fetch_is_dropped():
     future = PAGE.replace("2026-03-10T08:00:00Z", "2027-01-01T00:00:00Z")
     row = extract_batch(

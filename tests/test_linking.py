@@ -105,3 +105,26 @@ def test_position_agreement_forgives_local_swaps_not_another_order():
     # Keys of one side only do not count; nothing in common agrees on nothing.
     assert position_agreement([*original, "x"], ["y", *original]) == 1.0
     assert position_agreement(["a"], ["b"]) == 0.0
+
+
+def test_pairs_sharing_keys_are_counted_as_every_pair_of_holders_would():
+    import itertools
+    import random
+
+    from tasks.linking import _sharing_pairs
+
+    rng = random.Random(7)
+    keys = [f"k{i}" for i in range(40)]
+    profiles = [frozenset(rng.sample(keys, rng.randint(0, 25))) for _ in range(60)]
+    langs = [rng.choice(["en", "fr", "de", None]) for _ in profiles]
+    kept = {key: 1.0 for key in keys[:35]}  # keys a night drops as too common are not counted
+    for min_shared in (1, 4, 9):
+        expected = [
+            (a, b)
+            for a, b in itertools.combinations(range(len(profiles)), 2)
+            if None not in (langs[a], langs[b])
+            and langs[a] != langs[b]
+            and len(profiles[a] & profiles[b] & kept.keys()) >= min_shared
+        ]
+        assert _sharing_pairs(profiles, langs, kept, min_shared) == expected
+        assert len(expected) > 5
