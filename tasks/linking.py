@@ -96,13 +96,14 @@ def candidate_pairs(keys: U64, owners: I64) -> I64:
 
 def overlap(a: U64, b: U64) -> int:
     """Number of shingles two sorted unique hash arrays share."""
-    if len(a) == 0 or len(b) == 0:
-        return 0
     if len(a) > len(b):
         a, b = b, a
-    pos = np.searchsorted(b, a)
-    pos[pos == len(b)] = 0
-    return int(np.count_nonzero(b[pos] == a))
+    if len(a) == 0:
+        return 0
+    # Where each of the smaller set's hashes would sit in the larger one; one past its end is
+    # clipped to its last hash, which is smaller, so no match. Called 50,000-150,000 times a
+    # night: array methods, not numpy's module functions (a microsecond less per call).
+    return int(np.count_nonzero(b.take(b.searchsorted(a), mode="clip") == a))
 
 
 def containment(a: U64, b: U64) -> float:
@@ -122,7 +123,8 @@ def near_verdict(
     `min_shared` in number.
     """
     small, large = sorted((len(a), len(b)))
-    if small == 0:
+    # They share at most the smaller set: sizes alone can rule a pair out, before any search.
+    if small == 0 or small < min_shared or small < min_larger_share * large:
         return None
     shared = overlap(a, b)
     if shared < min_shared or shared < min_larger_share * large:

@@ -29,6 +29,10 @@ def test_overlap_and_containment():
     assert overlap(a, b) == overlap(b, a) == 50
     assert containment(a, b) == 0.5
     assert containment(a, _u([])) == 0.0
+    # Hashes past the larger set's last one, and the largest 64-bit values, match nothing.
+    top = 2**64 - 1
+    assert overlap(_u([5, 400, 500]), b) == 0 and overlap(_u([7, top]), _u([1, 2, 3, 7])) == 1
+    assert overlap(_u([top - 1, top]), _u([1, top])) == 1
 
 
 def test_near_verdict_needs_containment_size_and_a_share_of_the_larger_text():
