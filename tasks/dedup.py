@@ -202,15 +202,14 @@ def _candidate_keys(core: Sequence[U64], shas: Sequence[str], rate: int) -> list
     owners = np.repeat(np.arange(n, dtype=np.int64), [len(c) for c in core])
     sampled = values < sample_threshold(rate)
     values, owners = values[sampled], owners[sampled]
-    # Document d's sampled keys end where the next one's start; its exact key follows them.
-    ends = np.cumsum(np.bincount(owners, minlength=n))
+    # Document d's slot: its sampled keys, then its exact key; the d exact keys before it shift
+    # it by d.
+    ends = np.cumsum(np.bincount(owners, minlength=n)) + np.arange(n)
     out = np.empty(len(values) + n, np.uint64)
     out[np.arange(len(values)) + owners] = values
-    exact_at = ends + np.arange(n)
-    out[exact_at] = np.fromiter((exact_key(sha) for sha in shas), np.uint64, n)
-    starts = (exact_at - (ends - np.concatenate(([0], ends[:-1])))).tolist()
-    stops = (exact_at + 1).tolist()
-    return [out[a:b] for a, b in zip(starts, stops, strict=True)]
+    out[ends] = np.fromiter((exact_key(sha) for sha in shas), np.uint64, n)
+    bounds = np.concatenate(([0], ends + 1)).tolist()
+    return [out[bounds[d] : bounds[d + 1]] for d in range(n)]
 
 
 def _without_gc(fn: Callable[P, R]) -> Callable[P, R]:

@@ -217,8 +217,9 @@ def _sharing_pairs(
     if not held:
         return []
     # Holders of one key side by side, in profile order.
-    order = np.lexsort((np.array(holder), np.array(held)))
-    key, doc = np.array(held)[order], np.array(holder)[order]
+    key, doc = np.array(held), np.array(holder)
+    order = np.lexsort((doc, key))
+    key, doc = key[order], doc[order]
     start = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     size = np.diff(np.append(start, len(key)))
     # After each holder, how many holders of its key follow it.

@@ -89,8 +89,8 @@ _EXTRACTED_FIELDS = [
     # The page's template, for dedup (`tasks.boilerplate`): sorted distinct 64-bit hashes of its
     # opening tags with attributes (links, classes, scripts), stored as int64 (the same 64 bits:
     # some readers load no unsigned type); empty for plain text and for pages whose `site` is
-    # known (the site groups them). Taken here, where the page is
-    # in hand, so that dedup does not read the night's HTML again.
+    # known (the site groups them). Taken here, where the page is in hand, so that dedup does
+    # not read the night's HTML again.
     pa.field("template_tags", pa.list_(pa.int64())),
 ]
 

@@ -480,3 +480,20 @@ def test_earlier_candidates_are_the_two_copies_of_each_cluster_sharing_most_keys
     assert match_earlier(tonight, history) == [("t", "e1"), ("t", "e2"), ("t", "e4"), ("u", "e5")]
     assert match_earlier(tonight, history, per_cluster=1) == [("t", "e1"), ("t", "e4"), ("u", "e5")]
     assert match_earlier(tonight, []) == []
+
+
+def test_each_documents_candidate_keys_are_its_sampled_core_shingles_then_its_exact_key():
+    import numpy as np
+
+    from tasks import dedup
+    from tasks.signatures import sample_keys
+
+    texts = [REPORT, "", OTHER, "short text", SIDEBAR, REPORT_FR]
+    signed = dedup.sign(
+        texts, CFG, sites=["gazette.example", None, None, None, "gazette.example", None]
+    )
+    assert len(signed.keys) == len(texts)
+    for core, sha, keys in zip(signed.shingles, signed.content_sha256, signed.keys, strict=True):
+        expected = np.append(sample_keys(core, CFG.sample_rate), np.uint64(dedup.exact_key(sha)))
+        assert keys.dtype == np.uint64 and keys.tolist() == expected.tolist()
+    assert sum(len(k) for k in signed.keys) > len(texts)
