@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tasks.signatures import sorted_unique
+
 # What the keys are. Stored with the dedup state (`tasks.dedup`): a night never compares its
 # keys with keys of another version (version 1: numbers and names only, from
 # `tasks.signatures.anchors`; 2: adds cognate stems and drops template keys).
@@ -263,13 +265,6 @@ def _positions(starts: I64, lengths: I64) -> I64:
     return np.cumsum(step)
 
 
-def _distinct(values: I64) -> I64:
-    """The distinct values, sorted (np.unique has a fixed cost of a fraction of a millisecond
-    per call here, and takes milliseconds on tens of thousands of values: a sort does not)."""
-    out = np.sort(values)
-    return out[np.concatenate(([True], out[1:] != out[:-1]))] if len(out) else out
-
-
 def _sums(values: I64, lengths: I64) -> I64:
     """Sums of `values` over consecutive segments of `lengths` (no length is 0)."""
     if not len(lengths):
@@ -341,7 +336,7 @@ class _Night:
         if len(self.high_codes):
             at = np.minimum(np.searchsorted(self.high_codes, codes), len(self.high_codes) - 1)
             known = self.high_codes[at] == codes
-        new = _distinct(codes[~known].astype(np.int64))
+        new = sorted_unique(codes[~known].astype(np.int64))
         if len(new):
             rows = len(self.chars.kind) + np.arange(len(new), dtype=np.uint32)
             self.chars = self.chars.extended(new.tolist())
@@ -382,7 +377,7 @@ class _Night:
         found = self.stems[number]
         new = np.flatnonzero(found == 0)
         if len(new):
-            fresh = _distinct(number[new])
+            fresh = sorted_unique(number[new])
             self.stems[fresh] = self.count + 1 + np.arange(len(fresh))
             places = _LETTERS ** np.arange(COGNATE_PREFIX - 1, -1, -1)
             letters = (fresh[:, None] // places % _LETTERS + ord("a")).astype(np.uint8)
@@ -555,7 +550,7 @@ def _stem_keys(batch: _Batch, night: _Night) -> _Found:
     # Words with a MIXED code point (casefold or NFKD gives several letters, or none) and no
     # code point that leaves anything but letters.
     mixed = np.flatnonzero((batch.kind & _MIXED) != 0)
-    mixed = _distinct(np.searchsorted(start, mixed, side="right") - 1)
+    mixed = sorted_unique(np.searchsorted(start, mixed, side="right") - 1)
     row = rows[_positions(start[mixed], length[mixed])]
     kind = chars.kind[row]
     other = ((kind & _NOT_PLAIN) != 0) & ((kind & _MIXED) == 0)
@@ -676,7 +671,7 @@ def _name_keys(batch: _Batch, night: _Night) -> _Found:
         # Names with a character that casefolds to several code points ("ß"): their casefold
         # after the others.
         name = np.searchsorted(start, wide, side="right") - 1
-        wide = _distinct(name[(name >= 0) & (wide < end[np.maximum(name, 0)])])
+        wide = sorted_unique(name[(name >= 0) & (wide < end[np.maximum(name, 0)])])
         casefolds = [batch.joined[start[i] : end[i]].casefold() for i in wide.tolist()]
         length[wide] = [len(f) for f in casefolds]
         first[wide] = len(folded) + np.cumsum(length[wide]) - length[wide]

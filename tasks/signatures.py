@@ -22,14 +22,14 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from tasks.anchors import ordered_anchors_batch
-
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
+A = TypeVar("A", U64, I64)
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MASK64 = (1 << 64) - 1
@@ -84,8 +84,8 @@ class TokenHasher:
         return np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
 
 
-def sorted_unique(values: U64) -> U64:
-    """np.unique of a small hash array, at a fraction of its cost per call (numpy 2's unique
+def sorted_unique(values: A) -> A:
+    """np.unique of a small integer array, at a fraction of its cost per call (numpy 2's unique
     has a fixed cost of tens of microseconds, paid per document)."""
     out = np.sort(values)
     if len(out) > 1:
@@ -275,5 +275,8 @@ def sign_chunk(texts: Sequence[str], size: int) -> tuple[list[str], list[U64], l
     """The per-document signatures of a chunk of texts: `shingle_sets` and the cross-lingual keys
     in text order (`tasks.anchors.ordered_anchors_batch`). A spawned worker's unit of work: this
     module and `tasks.anchors` import no more than numpy."""
+    # Imported here: `tasks.anchors` builds on this module (`sorted_unique`).
+    from tasks.anchors import ordered_anchors_batch
+
     shas, shingles = shingle_sets(texts, size)
     return shas, shingles, ordered_anchors_batch(texts)
