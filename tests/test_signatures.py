@@ -43,6 +43,9 @@ def test_batched_shingles_equal_one_text_at_a_time(monkeypatch, batch):
         # extension B) are word characters; casefold turns "ß" into "ss".
         "हिन्दी समाचार पत्र आज 𝐀𝐁𝐂 𠀀𠀁 日本語のニュース Straße İstanbul ΣΊΣΥΦΟΣ a\x00b c_d 3.5",
         "x" * 300 + " long tokens " + "y" * 1000,
+        "  ... !!  ",  # no token at all
+        # Token lengths past one byte and past two bytes take other sort types (`_crc32`).
+        "é" * 40_000 + " " + "ü" * 10_000 + " end",
     ]
     shas, shingles = shingle_sets(texts, 5)
     hasher = TokenHasher()
