@@ -311,12 +311,15 @@ def sample_threshold(rate: int) -> np.uint64:
     return np.uint64((1 << 64) // rate)
 
 
-def sign_chunk(texts: Sequence[str], size: int) -> tuple[list[str], list[U64], list[list[str]]]:
+def sign_chunk(
+    texts: Sequence[str], size: int, night: str | None = None
+) -> tuple[list[str], list[U64], list[list[str]]]:
     """The per-document signatures of a chunk of texts: `shingle_sets` and the cross-lingual keys
-    in text order (`tasks.anchors.ordered_anchors_batch`). A spawned worker's unit of work: this
-    module and `tasks.anchors` import no more than numpy."""
+    in text order (`tasks.anchors.ordered_anchors_batch`, sharing what the chunks of one `night`
+    token meet in this process). A spawned worker's unit of work: this module and
+    `tasks.anchors` import no more than numpy."""
     # Imported here: `tasks.anchors` builds on this module (`sorted_unique`).
     from tasks.anchors import ordered_anchors_batch
 
     shas, shingles = shingle_sets(texts, size)
-    return shas, shingles, ordered_anchors_batch(texts)
+    return shas, shingles, ordered_anchors_batch(texts, night)

@@ -131,6 +131,24 @@ def test_batch_spans_batch_boundaries(monkeypatch):
     assert ordered_anchors_batch(texts) == _reference(texts)
 
 
+def test_calls_sharing_a_night_find_the_same_keys(monkeypatch):
+    # Chunks of one night signed by separate calls with one token (as the dedup stage's
+    # processes do) meet keys that earlier calls met; a new token starts afresh.
+    texts = [f"Varga {i} Kessel{i % 3} cooperation" for i in range(7)]
+    texts += ["varga kessel0 " * (i % 3) + TRICKY[i % len(TRICKY)] for i in range(17)]
+    monkeypatch.setattr(tasks.anchors, "ANCHOR_BATCH_TEXTS", 3)
+    got = []
+    for i in range(0, len(texts), 5):
+        got += ordered_anchors_batch(texts[i : i + 5], night="one")
+    assert got == _reference(texts)
+    shared = tasks.anchors._SHARED["one"]
+    assert shared.count > 0
+    assert ordered_anchors_batch(texts[:5], night="two") == _reference(texts[:5])
+    assert list(tasks.anchors._SHARED) == ["two"]
+    tasks.anchors.end_night("two")
+    assert not tasks.anchors._SHARED
+
+
 def test_batch_is_exact_when_every_hash_collides(monkeypatch):
     # Hashes that only tell lengths apart: names of one length share a hash within a batch
     # and across batches, and every word of a name's length looks like it.
