@@ -72,6 +72,7 @@ from tasks.linking import (
     near_verdict,
     position_agreement,
     translation_matches,
+    unlikely_near,
 )
 from tasks.runner import StageResult, run_stage
 from tasks.schema import (
@@ -155,6 +156,12 @@ class DedupConfig:
     # differ by years, the page's chrome date more often than the report's; a 7-day veto on
     # them lost 0.33 of the translation recall on `large`).
     translation_window_days: int = 7
+    # A candidate pair with an earlier night's document that shares so few sampled keys that a
+    # copy would share that few with probability under this (`tasks.linking.unlikely_near`) is
+    # not verified. On syndication `large` cut into 3 nights, 90% of the third night's 137k
+    # history pairs failed verification, most sharing one or two keys with a long document;
+    # 1e-3 skips 57% of those, and the passing pairs' own probabilities were all above 0.03.
+    history_key_tail: float = 1e-3
     # Processes for the signatures (0 or 1: in this process).
     workers: int = 0
 
@@ -371,6 +378,8 @@ class Earlier:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     pairs: list[tuple[int, int]] = field(default_factory=list)
+    # The sampled keys each pair shares (a pair missing here is always verified).
+    shared_keys: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def source_key(row: dict[str, Any]) -> str:
@@ -588,6 +597,18 @@ def dedup_night(
             verify(a, b)
     for i, j in sorted(earlier.pairs):
         stats["candidate_pairs_earlier"] += 1
+        keys_shared = earlier.shared_keys.get((i, j))
+        if keys_shared is not None and unlikely_near(
+            keys_shared,
+            *sorted((len(shingles_of(i)), len(shingles_of(n + j)))),
+            rate=cfg.sample_rate,
+            min_containment=cfg.near_containment,
+            min_shared=cfg.min_shared,
+            min_larger_share=cfg.min_larger_share,
+            tail=cfg.history_key_tail,
+        ):
+            stats["pairs_too_few_keys"] += 1
+            continue
         verify(i, n + j)
 
     # Near groups (copies in one language) -> translation links between groups.
@@ -900,10 +921,10 @@ def _list_arrays(column: pa.ChunkedArray) -> list[U64]:
 
 def match_earlier(
     keys: pa.Table, history: Iterable[pa.Table], *, per_cluster: int = 2
-) -> list[tuple[str, str]]:
-    """(tonight doc_id, earlier doc_id) candidates: tonight's DEDUP_KEYS joined with one bucket
-    of the history at a time. For each tonight document and earlier cluster only the
-    `per_cluster` earlier documents sharing the most keys are kept (ties: the smallest
+) -> list[tuple[str, str, int]]:
+    """(tonight doc_id, earlier doc_id, keys they share) candidates: tonight's DEDUP_KEYS joined
+    with one bucket of the history at a time. For each tonight document and earlier cluster only
+    the `per_cluster` earlier documents sharing the most keys are kept (ties: the smallest
     doc_id): verifying one copy of a cluster is enough to join it.
 
     Counted with Arrow's group-by, bucket by bucket: a copy of a report republished a hundred
@@ -937,12 +958,13 @@ def match_earlier(
     tonight = ranked.column("doc_id").to_numpy(zero_copy_only=False)
     cluster = ranked.column("cluster_id").to_numpy(zero_copy_only=False)
     earlier = ranked.column("doc_id_earlier").to_pylist()
+    counts = ranked.column("key_count_sum").to_pylist()
     # Rank of each row within its (tonight doc, earlier cluster) run.
     new_run = np.ones(len(tonight), dtype=bool)
     new_run[1:] = (tonight[1:] != tonight[:-1]) | (cluster[1:] != cluster[:-1])
     run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(tonight)), 0))
     keep = (np.arange(len(tonight)) - run_start) < per_cluster
-    return [(str(tonight[i]), earlier[i]) for i in np.flatnonzero(keep).tolist()]
+    return [(str(tonight[i]), earlier[i], counts[i]) for i in np.flatnonzero(keep).tolist()]
 
 
 # --------------------------------------------------------------------------- Prefect task
@@ -1014,7 +1036,7 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
     doc_ids = night.column("doc_id").to_pylist()
     tonight_keys = keys_table(doc_ids, [""] * len(doc_ids), signed.keys)
     key_nights = _earlier_nights(layout, "keys")
-    matches: list[tuple[str, str]] = []
+    matches: list[tuple[str, str, int]] = []
     if key_nights:
         buckets = tonight_keys.column("bucket")
         history = (
@@ -1026,7 +1048,7 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
         matches = match_earlier(tonight_keys, history)
     earlier = Earlier()
     if matches:
-        wanted = sorted({b for _, b in matches})
+        wanted = sorted({b for _, b, _ in matches})
         found = io.read_rows_by_key(
             layout.dedup_state("documents"),
             nights=_earlier_nights(layout, "documents"),
@@ -1044,7 +1066,12 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
                 index_of[row["doc_id"]] = len(earlier.rows)
                 earlier.rows.append({**row, "shingles": hashes})
         position = {d: i for i, d in enumerate(doc_ids)}
-        earlier.pairs = sorted({(position[a], index_of[b]) for a, b in matches if b in index_of})
+        for a, b, shared in matches:
+            if b in index_of:
+                # A document stored under two clusters: the larger count, to be safe.
+                pair = (position[a], index_of[b])
+                earlier.shared_keys[pair] = max(shared, earlier.shared_keys.get(pair, 0))
+        earlier.pairs = sorted(earlier.shared_keys)
     # Translations close in time: every earlier document of the window, anchors only.
     window_start = (
         date.fromisoformat(layout.run_date) - timedelta(days=cfg.translation_window_days)

@@ -17,6 +17,7 @@ the work stays linear in the number of keys. Pure: no I/O, deterministic; quaran
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -131,6 +132,59 @@ def near_verdict(
         return None
     score = shared / small
     return score if score >= min_containment else None
+
+
+def unlikely_near(
+    shared_keys: int,
+    small: int,
+    large: int,
+    *,
+    rate: int,
+    min_containment: float,
+    min_shared: int,
+    min_larger_share: float,
+    tail: float,
+) -> bool:
+    """Whether a pair of shingle sets of sizes `small` and `large` that share only `shared_keys`
+    sampled keys (`tasks.signatures.sample_keys` at 1/`rate`) is too unlikely to pass
+    `near_verdict` to be worth verifying.
+
+    A pair that passes shares at least `need` shingles (the largest of the verdict's three
+    floors), of which a consistent sample keeps about one in `rate`: the shared keys are
+    Binomial(shared, 1/rate), whose lower tail is no heavier than Poisson(need / rate)'s. The
+    pair is skipped when that Poisson probability of `shared_keys` or fewer is under `tail`.
+    Candidate generation already accepts the same risk at zero keys (a short copy with 20
+    shared shingles has no shared key with probability e**-2.5, 8%); `tail` is far smaller.
+    """
+    if tail <= 0:
+        return False
+    mean = max(min_shared, min_containment * small, min_larger_share * large) / rate
+    # At or below its mean a count is never rare (the usual case: copies share many keys).
+    return mean > shared_keys and mean > _least_unlikely_mean(shared_keys, tail)
+
+
+@functools.lru_cache(maxsize=1024)
+def _least_unlikely_mean(keys: int, tail: float) -> float:
+    """The Poisson mean above which `keys` or fewer occur with probability under `tail` (the
+    probability falls as the mean grows): found by bisection once per count."""
+
+    def log_at_most(mean: float) -> float:
+        # In logarithms: e**-mean underflows past a mean of 745, where counts still matter.
+        logs = [k * math.log(mean) - math.lgamma(k + 1) for k in range(keys + 1)]
+        top = max(logs)
+        return -mean + top + math.log(sum(math.exp(x - top) for x in logs))
+
+    limit = math.log(tail)
+    low, high = max(float(keys), 1e-9), 2.0 * keys + 8.0
+    while log_at_most(high) >= limit:
+        low, high = high, 2.0 * high
+    for _ in range(40):
+        mid = (low + high) / 2
+        if log_at_most(mid) < limit:
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 # --------------------------------------------------------------------------- translations

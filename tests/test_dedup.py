@@ -285,6 +285,37 @@ def test_later_nights_join_published_clusters_and_keep_their_ids(tmp_path):
     assert two["new"]["cluster_id"] == one["o"]["cluster_id"]
 
 
+def test_a_history_pair_sharing_too_few_keys_for_its_length_is_not_verified(tmp_path):
+    import random
+
+    import numpy as np
+
+    from tasks.signatures import TokenHasher, normalise, sample_keys, shingle_hashes
+
+    # Two long different reports that share one passage (a quote), and a short copy of the
+    # first one. The passage gives the two reports a few shared sampled keys, far fewer than
+    # two 600-word copies would share: that pair is skipped; the short copy still joins.
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(5000)]
+    quote = " ".join(rng.choice(words) for _ in range(40))
+    first = " ".join(rng.choice(words) for _ in range(300)) + f" {quote} "
+    first += " ".join(rng.choice(words) for _ in range(260))
+    second = " ".join(rng.choice(words) for _ in range(280)) + f" {quote} "
+    second += " ".join(rng.choice(words) for _ in range(280))
+    hasher = TokenHasher()
+    keys = [sample_keys(shingle_hashes(hasher(normalise(t)), 5), 8) for t in (first, second)]
+    assert len(np.intersect1d(*keys)) >= 1  # the quote does give them keys in common
+    _night(tmp_path, "2026-03-14", [extracted_row("a", first)])
+    result, two = _night(
+        tmp_path,
+        "2026-03-15",
+        [extracted_row("b", second), extracted_row("c", first[: len(first) // 2])],
+    )
+    assert result.extra["pairs_too_few_keys"] >= 1
+    assert two["b"]["is_canonical"] and two["b"]["cluster_id"] != two["c"]["cluster_id"]
+    assert two["c"]["duplicate_of"] == "a"
+
+
 def test_a_better_canonical_later_is_recorded_not_published(tmp_path):
     late = datetime(2026, 3, 13, tzinfo=UTC)
     early = datetime(2026, 3, 1, tzinfo=UTC)
@@ -477,8 +508,17 @@ def test_earlier_candidates_are_the_two_copies_of_each_cluster_sharing_most_keys
         keys([(3, "e1", "c"), (9, "e5", "c")]),
         keys([]),
     ]
-    assert match_earlier(tonight, history) == [("t", "e1"), ("t", "e2"), ("t", "e4"), ("u", "e5")]
-    assert match_earlier(tonight, history, per_cluster=1) == [("t", "e1"), ("t", "e4"), ("u", "e5")]
+    assert match_earlier(tonight, history) == [
+        ("t", "e1", 2),
+        ("t", "e2", 2),
+        ("t", "e4", 1),
+        ("u", "e5", 1),
+    ]
+    assert match_earlier(tonight, history, per_cluster=1) == [
+        ("t", "e1", 2),
+        ("t", "e4", 1),
+        ("u", "e5", 1),
+    ]
     assert match_earlier(tonight, []) == []
 
 

@@ -8,6 +8,7 @@ from tasks.linking import (
     overlap,
     position_agreement,
     translation_matches,
+    unlikely_near,
 )
 
 
@@ -33,6 +34,24 @@ def test_overlap_and_containment():
     top = 2**64 - 1
     assert overlap(_u([5, 400, 500]), b) == 0 and overlap(_u([7, top]), _u([1, 2, 3, 7])) == 1
     assert overlap(_u([top - 1, top]), _u([1, top])) == 1
+
+
+def test_a_pair_is_unlikely_near_only_when_its_keys_are_far_too_few_for_its_sizes():
+    floors = {"min_containment": 0.5, "min_shared": 20, "min_larger_share": 0.25}
+
+    def unlikely(keys, small, large, tail=1e-3):
+        return unlikely_near(keys, small, large, rate=8, tail=tail, **floors)
+
+    # Two 400-shingle texts: a copy shares 200 shingles or more, ~25 keys; 1 or 10 is too few.
+    assert unlikely(1, 400, 400) and unlikely(10, 400, 400)
+    assert not unlikely(18, 400, 400) and not unlikely(25, 400, 400)
+    # A short text needs only 20 shared shingles (2.5 keys): one shared key is plenty.
+    assert not unlikely(1, 30, 30) and not unlikely(0, 30, 30)
+    # The larger text's floor counts too: a short text against a 4,000-shingle page.
+    assert unlikely(3, 30, 4000) and not unlikely(3, 30, 100)
+    assert not unlikely(1, 400, 400, tail=0.0)
+    # Long texts: many keys, a mean of 850 (no underflow of the Poisson terms).
+    assert not unlikely(800, 13_600, 13_600) and unlikely(700, 13_600, 13_600)
 
 
 def test_near_verdict_needs_containment_size_and_a_share_of_the_larger_text():
