@@ -463,7 +463,9 @@ def _slots(hashes: U64) -> npt.NDArray[np.intp]:
     return ((hashes * np.uint64(_BASE)) >> np.uint64(64 - _SLOT_BITS)).astype(np.intp)
 
 
-def ordered_anchors_batch(texts: Sequence[str], night: str | None = None) -> list[list[str]]:
+def ordered_anchors_batch(
+    texts: Sequence[str], night: str | None = None, *, nfkc: bool = False
+) -> list[list[str]]:
     """`ordered_anchors` of each text (the same keys in the same order), computed
     `ANCHOR_BATCH_TEXTS` texts at a time with no Python object per word.
 
@@ -471,11 +473,11 @@ def ordered_anchors_batch(texts: Sequence[str], night: str | None = None) -> lis
     (key strings, tables, arrays): a night signed in chunks pays for them once, not per chunk
     (on syndication `large`, 1,000-text chunks took 15% more time each on their own). The keys
     are the same either way. One token at a time: a new one lets the last one go, and so does
-    `end_night`."""
+    `end_night`. `nfkc`: the texts are NFKC-normalised already."""
     state = _night_for(night)
     out: list[list[str]] = []
     for i in range(0, len(texts), ANCHOR_BATCH_TEXTS):
-        out += _anchors_batch(texts[i : i + ANCHOR_BATCH_TEXTS], state)
+        out += _anchors_batch(texts[i : i + ANCHOR_BATCH_TEXTS], state, nfkc)
     return out
 
 
@@ -500,8 +502,8 @@ class _Batch:
     """A batch of NFKC texts as one array of code points, with each position's text, `_Chars`
     row and kind, and the words (runs of word characters)."""
 
-    def __init__(self, texts: Sequence[str], night: _Night) -> None:
-        self.normal = [unicodedata.normalize("NFKC", text) for text in texts]
+    def __init__(self, texts: Sequence[str], night: _Night, nfkc: bool = False) -> None:
+        self.normal = list(texts) if nfkc else [unicodedata.normalize("NFKC", t) for t in texts]
         # "\x00" between texts is no word character, digit, separator or name letter: no key
         # spans two texts, and each text starts and ends as it does alone.
         self.joined = "\x00".join(self.normal)
@@ -537,8 +539,8 @@ class _Batch:
 _Found = tuple[I64, I64, I64]
 
 
-def _anchors_batch(texts: Sequence[str], night: _Night) -> list[list[str]]:
-    batch = _Batch(texts, night)
+def _anchors_batch(texts: Sequence[str], night: _Night, nfkc: bool = False) -> list[list[str]]:
+    batch = _Batch(texts, night, nfkc)
     found = [_stem_keys(batch, night), _number_keys(batch, night), _name_keys(batch, night)]
     position, key, tie = (np.concatenate(part) for part in zip(*found, strict=True))
     return _in_order(batch, night, position, key, tie)

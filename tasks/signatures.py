@@ -211,25 +211,30 @@ def _token_values(buf: npt.NDArray[np.uint8], start: I64, end: I64) -> U64:
 BATCH_TEXTS = 250
 
 
-def shingle_sets(texts: Sequence[str], size: int) -> tuple[list[str], list[U64]]:
+def shingle_sets(
+    texts: Sequence[str], size: int, *, nfkc: bool = False
+) -> tuple[list[str], list[U64]]:
     """Per text its `content_hash` and `shingle_hashes` (see `_shingle_batch`), `BATCH_TEXTS`
-    texts at a time."""
+    texts at a time. `nfkc`: the texts are NFKC-normalised already (`sign_chunk` normalises
+    once for these and the cross-lingual keys)."""
     shas: list[str] = []
     out: list[U64] = []
     for i in range(0, len(texts), BATCH_TEXTS):
-        part = _shingle_batch(texts[i : i + BATCH_TEXTS], size)
+        part = _shingle_batch(texts[i : i + BATCH_TEXTS], size, nfkc)
         shas += part[0]
         out += part[1]
     return shas, out
 
 
-def _shingle_batch(texts: Sequence[str], size: int) -> tuple[list[str], list[U64]]:
+def _shingle_batch(texts: Sequence[str], size: int, nfkc: bool) -> tuple[list[str], list[U64]]:
     """Per text its `content_hash` and `shingle_hashes`, the same values as one text at a time,
     computed for the whole batch at once with no Python object per token: the normalised texts
     are laid out as one array of code points (word characters: Python's `\\w`) and one of UTF-8
     bytes, tokens are the runs of word characters, hashed (`TokenHasher`'s CRC-32 and Adler-32)
     and mixed into shingles for all texts at once, then sorted and deduplicated per text."""
-    normal = [_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold() for text in texts]
+    if not nfkc:
+        texts = [unicodedata.normalize("NFKC", text) for text in texts]
+    normal = [_INVISIBLE.sub("", text).casefold() for text in texts]
     # "\x00" between texts is not a word character: no token spans two texts.
     joined = "\x00".join(normal)
     cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
@@ -316,10 +321,11 @@ def sign_chunk(
 ) -> tuple[list[str], list[U64], list[list[str]]]:
     """The per-document signatures of a chunk of texts: `shingle_sets` and the cross-lingual keys
     in text order (`tasks.anchors.ordered_anchors_batch`, sharing what the chunks of one `night`
-    token meet in this process). A spawned worker's unit of work: this module and
-    `tasks.anchors` import no more than numpy."""
+    token meet in this process), both from one NFKC normalisation of the texts. A spawned
+    worker's unit of work: this module and `tasks.anchors` import no more than numpy."""
     # Imported here: `tasks.anchors` builds on this module (`sorted_unique`).
     from tasks.anchors import ordered_anchors_batch
 
-    shas, shingles = shingle_sets(texts, size)
-    return shas, shingles, ordered_anchors_batch(texts, night)
+    normal = [unicodedata.normalize("NFKC", text) for text in texts]
+    shas, shingles = shingle_sets(normal, size, nfkc=True)
+    return shas, shingles, ordered_anchors_batch(normal, night, nfkc=True)

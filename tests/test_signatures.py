@@ -66,3 +66,22 @@ def test_sampled_keys_are_consistent_across_documents():
     # Every key of the half copy that it shares with the full text is a key of the full text.
     assert set(keys_half.tolist()) <= set(keys_full.tolist())
     assert len(keys_half) > 5
+
+
+def test_a_chunk_is_signed_as_its_texts_are_one_by_one():
+    # `sign_chunk` normalises once for the shingles and the cross-lingual keys: compatibility
+    # characters (ligatures, full-width letters and digits, superscripts) must come out as
+    # the two functions give them on the raw texts.
+    from tasks.anchors import ordered_anchors_batch
+    from tasks.signatures import sign_chunk
+
+    texts = [
+        "Ｏstmere's ﬁrst pier: ２０２６ budget of 4.2 million, said Maren Tollefsen².",
+        "La jetée d’Ｏstmere coûtera 7,5 millions selon Tollefsen",
+        "",
+    ]
+    shas, shingles, found = sign_chunk(texts, 5)
+    want_shas, want_shingles = shingle_sets(texts, 5)
+    assert shas == want_shas and found == ordered_anchors_batch(texts)
+    assert all(np.array_equal(a, b) for a, b in zip(shingles, want_shingles, strict=True))
+    assert "#2026" in found[0] and "ostmere's" in found[0]
