@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tasks.signatures import sorted_unique
+from tasks.signatures import sorted_unique, true_runs
 
 # What the keys are. Stored with the dedup state (`tasks.dedup`): a night never compares its
 # keys with keys of another version (version 1: numbers and names only, from
@@ -521,14 +521,8 @@ class _Batch:
         self.chars = night.chars
         self.kind = self.chars.kind[self.rows]
         self.word = (self.kind & _IS_WORD) != 0
-        # Where words start and end, alternately (numpy finds the true entries of a boolean
-        # array several times faster than the nonzero ones of a difference).
-        change = np.zeros(len(self.word) + 1, bool)
-        if len(self.word):
-            change[0], change[-1] = self.word[0], self.word[-1]
-            np.not_equal(self.word[1:], self.word[:-1], out=change[1:-1])
-        edges = np.flatnonzero(change)
-        self.word_start, self.word_len = edges[0::2], edges[1::2] - edges[0::2]
+        starts, ends = true_runs(self.word)
+        self.word_start, self.word_len = starts, ends - starts
 
     def text(self, positions: Index) -> I64:
         """The text of each position (numbered from 0 in the batch)."""

@@ -138,7 +138,7 @@ def _is_word(cps: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
     return word
 
 
-def _runs(mask: npt.NDArray[np.bool_]) -> tuple[I64, I64]:
+def true_runs(mask: npt.NDArray[np.bool_]) -> tuple[I64, I64]:
     """Starts and ends (one past) of the runs of true values (numpy finds the true entries of
     a boolean array several times faster than the nonzero ones of a difference)."""
     change = np.zeros(len(mask) + 1, bool)
@@ -239,7 +239,7 @@ def _shingle_batch(texts: Sequence[str], size: int, nfkc: bool) -> tuple[list[st
     joined = "\x00".join(normal)
     cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32)
     buf = np.frombuffer(joined.encode("utf-8", "surrogatepass") + b" ", np.uint8)
-    cp_start, cp_end = _runs(_is_word(cps))
+    cp_start, cp_end = true_runs(_is_word(cps))
     # Where each code point (and the final space) starts in `buf`: at every byte that is not a
     # UTF-8 continuation byte (10xxxxxx).
     byte_at = np.flatnonzero((buf & 0xC0) != 0x80)
