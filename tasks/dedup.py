@@ -274,13 +274,25 @@ def _sign_texts(
     With `workers` > 1 and a big night, `workers - 1` spawned processes take the templates and
     chunks of texts, first to last, while this process takes chunks from the last one back
     until every chunk is started: both share the whole of the work, and the result is the same.
-    Each process's chunks share what they meet (`sign_chunk`'s night token).
+    Each process's chunks share what they meet (`sign_chunk`'s night token). A text that
+    occurs more than once (exact copies: 2,300 of the 20,000 texts of syndication `large`) is
+    signed once, and its copies get the same signatures (the same objects; nothing changes them).
     """
+    slot: dict[str, int] = {}
+    index = [slot.setdefault(text, len(slot)) for text in texts]
     night = uuid.uuid4().hex
     try:
-        return _sign_chunks(texts, shingle_words, workers, sites, tags, night)
+        shas, shingles, found, groups = _sign_chunks(
+            list(slot), shingle_words, workers, sites, tags, night
+        )
     finally:
         end_night(night)
+    return (
+        [shas[k] for k in index],
+        [shingles[k] for k in index],
+        [found[k] for k in index],
+        groups,
+    )
 
 
 def _sign_chunks(
@@ -291,6 +303,8 @@ def _sign_chunks(
     tags: Sequence[U64] | None,
     night: str,
 ) -> tuple[list[str], list[U64], list[list[str]], list[int | None]]:
+    """`_sign_texts` of distinct texts: their signatures, and the template groups of the
+    documents that `sites` and `tags` describe."""
     chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
     parts: dict[int, tuple[list[str], list[U64], list[list[str]]]] = {}
     if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:

@@ -440,6 +440,7 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
 
     from tasks import dedup
     from tasks.boilerplate import page_tags, tag_hashes
+    from tasks.signatures import sign_chunk
 
     texts = [REPORT, OTHER, REPORT_FR, "", "short text", SIDEBAR, JUNK, REPORT.upper()] * 3
     monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
@@ -465,6 +466,11 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
     for a, b in zip(one[1], two[1], strict=True):
         assert np.array_equal(a, b)
     assert len(two[1]) == len(texts)
+    # Each text is signed once however often it occurs: every copy gets what it gets alone.
+    for i, text in enumerate(texts):
+        shas, shingles, found = sign_chunk([text], 5)
+        assert one[0][i] == shas[0] and one[2][i] == found[0], i
+        assert np.array_equal(one[1][i], shingles[0]), i
 
 
 def test_garbage_collection_is_resumed_after_dedup_even_on_error():
