@@ -28,6 +28,29 @@ def test_core_drops_what_pages_of_one_site_share_and_nothing_else():
     assert core[2].tolist() == list(range(0, 40))
 
 
+def test_core_equals_set_arithmetic_on_random_groups():
+    # Groups of 1-4 documents, empty ones, values shared by three, the largest 64-bit values.
+    rng = np.random.default_rng(3)
+    top = 2**64 - 1
+    sets = [
+        {int(v) for v in rng.choice(50, size=rng.integers(0, 20), replace=False)}
+        | ({top} if rng.random() < 0.3 else set())
+        for _ in range(40)
+    ]
+    groups = [int(g) if g < 12 else None for g in rng.integers(0, 16, size=len(sets))]
+    arrays = [np.array(sorted(s), dtype=np.uint64) for s in sets]
+    core = core_shingles(arrays, groups)
+    for i, own in enumerate(sets):
+        others = set().union(
+            *(
+                sets[j]
+                for j in range(len(sets))
+                if j != i and groups[j] is not None and groups[j] == groups[i]
+            )
+        )
+        assert core[i].dtype == np.uint64 and core[i].tolist() == sorted(own - others), i
+
+
 def _page(article: str, own_url: str) -> bytes:
     nav = "".join(f'<li><a href="/section/{i}">Section {i}</a></li>' for i in range(12))
     return (
