@@ -193,10 +193,10 @@ class Signed:
     anchors: list[frozenset[str]]
     content_sha256: list[str]
     groups: list[int | None]
-    sites: list[str | None] = field(default_factory=list)
-    template_tags: list[U64] = field(default_factory=list)
+    sites: list[str | None]
+    template_tags: list[U64]
     # The cross-lingual keys in the order the text first uses them (`anchors` as a sequence).
-    anchor_order: list[list[str]] = field(default_factory=list)
+    anchor_order: list[list[str]]
 
 
 def exact_key(sha256_hex: str) -> int:
@@ -492,22 +492,23 @@ def _template_free_across_nights(
     and were linked as translations. An earlier page from the same source as one of tonight's
     (a revision of the page, `tasks.reingest`) is left out: what the two share is the report.
     """
-    n = len(rows)
     tonight = list(signed.anchors)
     if not earlier:
         return tonight
     sources = {source_key(row) for row in rows}
-    empty = np.empty(0, np.uint64)
-    tags = list(signed.template_tags) if signed.template_tags else [empty] * n
-    sites = list(signed.sites) if signed.sites else [None] * n
+    tags = list(signed.template_tags)
+    sites = list(signed.sites)
     for row in earlier:
         revision = row.get("source") in sources
         sites.append(None if revision else row.get("site"))
-        tags.append(
-            empty if revision else np.asarray(row.get("template_tags") or [], dtype=np.uint64)
-        )
+        tags.append(np.empty(0, np.uint64) if revision else _earlier_tags(row))
     groups = tag_hash_groups(sites, tags)
     return template_free(tonight + [frozenset(row["anchors"]) for row in earlier], groups)
+
+
+def _earlier_tags(row: dict[str, Any]) -> U64:
+    """An earlier night's document's page tag hashes (DEDUP_DOCUMENTS `template_tags`)."""
+    return np.asarray(row.get("template_tags") or [], dtype=np.uint64)
 
 
 def translation_verdict(score: float, order: float, cfg: DedupConfig) -> bool:
@@ -562,10 +563,9 @@ def dedup_night(
 
     def template_of(node: int) -> tuple[str | None, U64]:
         if node < n:
-            tags = signed.template_tags[node] if signed.template_tags else np.empty(0, np.uint64)
-            return (signed.sites[node] if signed.sites else None), tags
+            return signed.sites[node], signed.template_tags[node]
         row = earlier.rows[node - n]
-        return row.get("site"), np.asarray(row.get("template_tags") or [], dtype=np.uint64)
+        return row.get("site"), _earlier_tags(row)
 
     def source_of(node: int) -> str | None:
         return source_key(rows[node]) if node < n else earlier.rows[node - n].get("source")
@@ -644,10 +644,7 @@ def dedup_night(
         return matching_keys[node]
 
     def order_of(node: int) -> list[str]:
-        if node < n:
-            order = signed.anchor_order[node] if signed.anchor_order else sorted(anchors_of(node))
-        else:
-            order = earlier.rows[node - n]["anchors"]
+        order = signed.anchor_order[node] if node < n else earlier.rows[node - n]["anchors"]
         keep = anchors_of(node)
         return [key for key in order if key in keep]
 
@@ -807,10 +804,8 @@ def dedup_night(
                 "content_sha256": signed.content_sha256[i],
                 "shingles": signed.shingles[i],
                 "anchors": signed.anchor_order[i],
-                "site": signed.sites[i] if signed.sites else None,
-                "template_tags": (
-                    signed.template_tags[i] if signed.template_tags else np.empty(0, np.uint64)
-                ),
+                "site": signed.sites[i],
+                "template_tags": signed.template_tags[i],
                 "run_id": cfg.run_id,
                 "source": source_key(row),
             }
