@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -34,6 +33,13 @@ import numpy as np
 import numpy.typing as npt
 
 from tasks.signatures import sorted_unique, true_runs
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
+U8 = npt.NDArray[np.uint8]
+Mask = npt.NDArray[np.bool_]
+Index = npt.NDArray[np.integer[Any]]
 
 # What the keys are. Stored with the dedup state (`tasks.dedup`): a night never compares its
 # keys with keys of another version (version 1: numbers and names only, from
@@ -129,30 +135,113 @@ def anchors(text: str) -> frozenset[str]:
     return frozenset(ordered_anchors(text))
 
 
-def template_free(
-    found: Sequence[frozenset[str]], groups: Sequence[int | None]
-) -> list[frozenset[str]]:
-    """Each document's keys minus those that another document of its template group also has.
+@dataclass(frozen=True)
+class KeyLists:
+    """A list of integer keys per document, in one array for all of them: document i's keys
+    are `ids[bounds[i] : bounds[i + 1]]` (ids into a `Vocabulary`). A night's cross-lingual keys
+    as a Python list of strings per document cost more to build, send between processes and
+    count than the work done on them."""
+
+    ids: I64
+    bounds: I64
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def __getitem__(self, i: int) -> I64:
+        return self.ids[self.bounds[i] : self.bounds[i + 1]]
+
+    @classmethod
+    def of(cls, lists: Sequence[Sequence[int] | I64]) -> KeyLists:
+        bounds = np.zeros(len(lists) + 1, np.int64)
+        np.cumsum([len(x) for x in lists], out=bounds[1:])
+        ids = np.concatenate([np.asarray(x, np.int64) for x in lists]) if lists else bounds[:0]
+        return cls(ids.astype(np.int64, copy=False), bounds)
+
+    @classmethod
+    def concat(cls, parts: Sequence[KeyLists]) -> KeyLists:
+        if not parts:
+            return cls.of([])
+        sizes = np.cumsum([0] + [len(p.ids) for p in parts[:-1]])
+        bounds = np.concatenate(
+            [[0]] + [p.bounds[1:] + s for p, s in zip(parts, sizes, strict=True)]
+        )
+        return cls(np.concatenate([p.ids for p in parts]), bounds.astype(np.int64))
+
+    def lengths(self) -> I64:
+        return np.diff(self.bounds)
+
+    def owners(self) -> I64:
+        """The document of each entry of `ids`."""
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.lengths())
+
+    def take(self, rows: Sequence[int] | I64) -> KeyLists:
+        """The lists of these documents, in this order."""
+        rows = np.asarray(rows, np.int64)
+        length = self.lengths()[rows]
+        bounds = np.zeros(len(rows) + 1, np.int64)
+        np.cumsum(length, out=bounds[1:])
+        if not bounds[-1]:
+            return KeyLists(self.ids[:0], bounds)
+        return KeyLists(
+            self.ids[_positions(self.bounds[rows][length > 0], length[length > 0])], bounds
+        )
+
+    def where(self, keep: Mask) -> KeyLists:
+        """The lists with only the entries that `keep` (one flag per entry of `ids`) keeps."""
+        kept = np.zeros(len(self.ids) + 1, np.int64)
+        np.cumsum(keep, out=kept[1:])
+        return KeyLists(self.ids[keep], kept[self.bounds])
+
+
+class Vocabulary:
+    """Key strings and their ids (`KeyLists`), numbered in the order first met."""
+
+    def __init__(self) -> None:
+        self.strings: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def ids(self, strings: Sequence[str]) -> I64:
+        index = self._index
+        new = [s for s in dict.fromkeys(strings) if s not in index]
+        index.update(zip(new, range(len(self.strings), len(self.strings) + len(new)), strict=True))
+        self.strings += new
+        return np.fromiter(map(index.__getitem__, strings), np.int64, len(strings))
+
+    def lists(self, lists: Sequence[Sequence[str]]) -> KeyLists:
+        """`KeyLists` of lists of key strings."""
+        bounds = np.zeros(len(lists) + 1, np.int64)
+        np.cumsum([len(x) for x in lists], out=bounds[1:])
+        return KeyLists(self.ids([s for x in lists for s in x]), bounds)
+
+    def strings_of(self, keys: I64) -> list[str]:
+        return [self.strings[k] for k in keys.tolist()]
+
+
+def template_free(found: KeyLists, groups: Sequence[int | None]) -> KeyLists:
+    """Each document's keys minus those that another document of its template group also has
+    (the order of the rest kept).
 
     A site does not publish one report twice, so what two of its pages share is its template
     (`tasks.boilerplate`); on the `small` set, chrome that the extractor kept (a company's
     "about" box, a book fair's sidebar) linked unrelated reports in different languages.
     """
-    members: dict[int, list[int]] = {}
-    for i, group in enumerate(groups):
-        if group is not None:
-            members.setdefault(group, []).append(i)
-    out = list(found)
-    for docs in members.values():
-        if len(docs) < 2:
-            continue
-        counts: Counter[str] = Counter()
-        for i in docs:
-            counts.update(found[i])
-        template = {key for key, count in counts.items() if count > 1}
-        for i in docs:
-            out[i] = found[i] - template
-    return out
+    group = np.array([-1 if g is None else g for g in groups], np.int64)
+    owner = found.owners()
+    of = group[owner]
+    inside = np.flatnonzero(of >= 0)
+    if not len(inside):
+        return found
+    # A document's keys are distinct: a (group, key) met twice is in two of its documents.
+    width = int(found.ids.max()) + 1
+    code = of[inside] * width + found.ids[inside]
+    values = np.sort(code)
+    twice = sorted_unique(values[1:][values[1:] == values[:-1]])
+    if not len(twice):
+        return found
+    keep = np.ones(len(found.ids), bool)
+    keep[inside] = twice.take(twice.searchsorted(code), mode="clip") != code
+    return found.where(keep)
 
 
 # --- The batch path -------------------------------------------------------------------------
@@ -160,13 +249,6 @@ def template_free(
 # time laid out as one array of code points, with no Python object per word: what each code
 # point is comes from a table (`_Chars`), numbers and names are found by where those kinds of
 # code point start and stop, keys are integers until the night meets them for the first time.
-
-I64 = npt.NDArray[np.int64]
-U64 = npt.NDArray[np.uint64]
-U32 = npt.NDArray[np.uint32]
-U8 = npt.NDArray[np.uint8]
-Mask = npt.NDArray[np.bool_]
-Index = npt.NDArray[np.integer[Any]]
 
 # Texts per vectorised batch, as `tasks.signatures.BATCH_TEXTS` (on syndication `large`, 125,
 # 250, 400 and 600 texts take the same time within the noise; 1,000 is slower).
@@ -466,8 +548,23 @@ def _slots(hashes: U64) -> npt.NDArray[np.intp]:
 def ordered_anchors_batch(
     texts: Sequence[str], night: str | None = None, *, nfkc: bool = False
 ) -> list[list[str]]:
-    """`ordered_anchors` of each text (the same keys in the same order), computed
-    `ANCHOR_BATCH_TEXTS` texts at a time with no Python object per word.
+    """`ordered_anchors` of each text (the same keys in the same order): `anchor_lists` as
+    strings."""
+    return key_strings(*anchor_lists(texts, night, nfkc=nfkc))
+
+
+def key_strings(vocab: Sequence[str], lists: KeyLists) -> list[list[str]]:
+    """`lists` as lists of strings (`vocab[k]` for each id k)."""
+    strings = [vocab[k] for k in lists.ids.tolist()]
+    edges = lists.bounds.tolist()
+    return [strings[edges[i] : edges[i + 1]] for i in range(len(lists))]
+
+
+def anchor_lists(
+    texts: Sequence[str], night: str | None = None, *, nfkc: bool = False
+) -> tuple[list[str], KeyLists]:
+    """`ordered_anchors` of each text as ids into the returned key strings (each string once),
+    computed `ANCHOR_BATCH_TEXTS` texts at a time with no Python object per word.
 
     `night`: calls that pass the same token share, in this process, what their batches met
     (key strings, tables, arrays): a night signed in chunks pays for them once, not per chunk
@@ -475,10 +572,18 @@ def ordered_anchors_batch(
     are the same either way. One token at a time: a new one lets the last one go, and so does
     `end_night`. `nfkc`: the texts are NFKC-normalised already."""
     state = _night_for(night)
-    out: list[list[str]] = []
-    for i in range(0, len(texts), ANCHOR_BATCH_TEXTS):
-        out += _anchors_batch(texts[i : i + ANCHOR_BATCH_TEXTS], state, nfkc)
-    return out
+    parts = [
+        _anchors_batch(texts[i : i + ANCHOR_BATCH_TEXTS], state, nfkc)
+        for i in range(0, len(texts), ANCHOR_BATCH_TEXTS)
+    ]
+    found = KeyLists.concat(parts)
+    # Numbered in the order the texts first use them, whatever this process met before: the
+    # same texts give the same lists in every process.
+    used, first, local = np.unique(found.ids, return_index=True, return_inverse=True)
+    rank = np.argsort(first)
+    number = np.empty(len(rank), np.int64)
+    number[rank] = np.arange(len(rank))
+    return state.strings[used[rank]].tolist(), KeyLists(number[local], found.bounds)
 
 
 def _night_for(token: str | None) -> _Night:
@@ -533,17 +638,17 @@ class _Batch:
 _Found = tuple[I64, I64, I64]
 
 
-def _anchors_batch(texts: Sequence[str], night: _Night, nfkc: bool = False) -> list[list[str]]:
+def _anchors_batch(texts: Sequence[str], night: _Night, nfkc: bool = False) -> KeyLists:
     batch = _Batch(texts, night, nfkc)
     found = [_stem_keys(batch, night), _number_keys(batch, night), _name_keys(batch, night)]
     position, key, tie = (np.concatenate(part) for part in zip(*found, strict=True))
     return _in_order(batch, night, position, key, tie)
 
 
-def _in_order(batch: _Batch, night: _Night, position: I64, key: I64, tie: I64) -> list[list[str]]:
-    """Each text's keys at their first position, in position order. Only a name and the stem
-    of the same word share a position; `tie` orders them as their strings compare (a stem
-    starts with "~", a name with a letter below or above it)."""
+def _in_order(batch: _Batch, night: _Night, position: I64, key: I64, tie: I64) -> KeyLists:
+    """Each text's keys (ids of the night) at their first position, in position order. Only a
+    name and the stem of the same word share a position; `tie` orders them as their strings
+    compare (a stem starts with "~", a name with a letter below or above it)."""
     used = np.zeros(night.count, bool)
     used[key] = True
     local = np.cumsum(used) - 1
@@ -553,10 +658,8 @@ def _in_order(batch: _Batch, night: _Night, position: I64, key: I64, tie: I64) -
     position, key, tie = position[keep], key[keep], tie[keep]
     # Each kind's keys come in position order: a stable sort merges them.
     order = np.argsort(position * 3 + tie, kind="stable")
-    strings = night.strings[key[order]].tolist()
     bounds = np.searchsorted(batch.text(position[order]), np.arange(len(batch.normal) + 1))
-    edges = bounds.tolist()
-    return [strings[edges[i] : edges[i + 1]] for i in range(len(batch.normal))]
+    return KeyLists(key[order], bounds.astype(np.int64))
 
 
 def _stem_keys(batch: _Batch, night: _Night) -> _Found:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
-import math
 import multiprocessing
 import os
 import sys
@@ -59,7 +58,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
-from tasks.anchors import ANCHORS_VERSION, end_night, template_free
+from tasks.anchors import ANCHORS_VERSION, KeyLists, Vocabulary, end_night, template_free
 from tasks.boilerplate import (
     core_shingles,
     same_template,
@@ -190,13 +189,14 @@ class Signed:
 
     shingles: list[U64]
     keys: list[U64]
-    anchors: list[frozenset[str]]
+    # The cross-lingual keys (ids into `vocab`) in the order the text first uses them, without
+    # those of its site template.
+    anchors: KeyLists
+    vocab: Vocabulary
     content_sha256: list[str]
     groups: list[int | None]
     sites: list[str | None]
     template_tags: list[U64]
-    # The cross-lingual keys in the order the text first uses them (`anchors` as a sequence).
-    anchor_order: list[list[str]]
 
 
 def exact_key(sha256_hex: str) -> int:
@@ -267,7 +267,7 @@ def _sign_texts(
     workers: int,
     sites: Sequence[str | None],
     tags: Sequence[U64] | None,
-) -> tuple[list[str], list[U64], list[list[str]], list[int | None]]:
+) -> tuple[list[str], list[U64], Vocabulary, KeyLists, list[int | None]]:
     """Per-document part of the signatures (normalised-text hash, shingles, cross-lingual keys
     in text order; `tasks.signatures.sign_chunk`) and the template groups
     (`tasks.boilerplate.tag_hash_groups` of the sites and page tag hashes).
@@ -283,7 +283,7 @@ def _sign_texts(
     index = [slot.setdefault(text, len(slot)) for text in texts]
     night = uuid.uuid4().hex
     try:
-        shas, shingles, found, groups = _sign_chunks(
+        shas, shingles, vocab, found, groups = _sign_chunks(
             list(slot), shingle_words, workers, sites, tags, night
         )
     finally:
@@ -291,9 +291,13 @@ def _sign_texts(
     return (
         [shas[k] for k in index],
         [shingles[k] for k in index],
-        [found[k] for k in index],
+        vocab,
+        found.take(index),
         groups,
     )
+
+
+Chunk = tuple[list[str], list[U64], tuple[list[str], KeyLists]]
 
 
 def _sign_chunks(
@@ -303,11 +307,11 @@ def _sign_chunks(
     sites: Sequence[str | None],
     tags: Sequence[U64] | None,
     night: str,
-) -> tuple[list[str], list[U64], list[list[str]], list[int | None]]:
+) -> tuple[list[str], list[U64], Vocabulary, KeyLists, list[int | None]]:
     """`_sign_texts` of distinct texts: their signatures, and the template groups of the
     documents that `sites` and `tags` describe."""
     chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
-    parts: dict[int, tuple[list[str], list[U64], list[list[str]]]] = {}
+    parts: dict[int, Chunk] = {}
     if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:
         parts = {i: sign_chunk(chunk, shingle_words, night) for i, chunk in enumerate(chunks)}
         return (*_joined(parts), tag_hash_groups(sites, tags))
@@ -336,17 +340,19 @@ def _sign_chunks(
     return (*_joined(parts), found)
 
 
-def _joined(
-    parts: dict[int, tuple[list[str], list[U64], list[list[str]]]],
-) -> tuple[list[str], list[U64], list[list[str]]]:
+def _joined(parts: dict[int, Chunk]) -> tuple[list[str], list[U64], Vocabulary, KeyLists]:
+    """The chunks' signatures in chunk order, their keys renumbered into one vocabulary (in
+    chunk order: the same ids whichever process signed which chunk)."""
     shas: list[str] = []
     shingles: list[U64] = []
-    found: list[list[str]] = []
+    vocab = Vocabulary()
+    lists: list[KeyLists] = []
     for i in sorted(parts):
         shas += parts[i][0]
         shingles += parts[i][1]
-        found += parts[i][2]
-    return shas, shingles, found
+        strings, found = parts[i][2]
+        lists.append(KeyLists(vocab.ids(strings)[found.ids], found.bounds))
+    return shas, shingles, vocab, KeyLists.concat(lists)
 
 
 @_without_gc
@@ -362,24 +368,20 @@ def sign(
     of its page's tags (`template_tags`), for the pages whose site is unknown."""
     site_list = list(sites or [None] * len(texts))
     tag_sets = list(tags) if tags is not None else [np.empty(0, np.uint64)] * len(texts)
-    shas, full, found, groups = _sign_texts(texts, cfg.shingle_words, cfg.workers, site_list, tags)
+    shas, full, vocab, found, groups = _sign_texts(
+        texts, cfg.shingle_words, cfg.workers, site_list, tags
+    )
     core = core_shingles(full, groups)
-    found_sets = [frozenset(order) for order in found]
-    free = template_free(found_sets, groups)
     keys = _candidate_keys(core, shas, cfg.sample_rate)
     return Signed(
         shingles=core,
         keys=keys,
-        anchors=free,
+        anchors=template_free(found, groups),
+        vocab=vocab,
         content_sha256=shas,
         groups=groups,
         sites=site_list,
         template_tags=tag_sets,
-        # A document outside any template group keeps its keys (the same set, not a copy).
-        anchor_order=[
-            order if keep is whole else [k for k in order if k in keep]
-            for order, whole, keep in zip(found, found_sets, free, strict=True)
-        ],
     )
 
 
@@ -443,33 +445,35 @@ class NightResult:
     stats: dict[str, int]
 
 
-def _component_profile(members: Sequence[frozenset[str]]) -> frozenset[str]:
-    """Anchors carried by at least half of a group's documents: a site's chrome (one copy's
-    footer, another's nav) drops out, the report's own numbers and names stay."""
-    if len(members) == 1:
-        return members[0]
-    counts: Counter[str] = Counter()
-    # Exact copies carry the same keys: each distinct set is counted once, times its copies.
-    for profile, copies in Counter(members).items():
-        if copies == 1:
-            counts.update(profile)
-        else:
-            counts.update(dict.fromkeys(profile, copies))
-    need = math.ceil(len(members) / 2)
-    return frozenset(a for a, c in counts.items() if c >= need)
+def component_profiles(keys: KeyLists, groups: Sequence[Sequence[int]]) -> KeyLists:
+    """Per group (of documents of `keys`) the keys that at least half of its documents carry,
+    in id order: a site's chrome (one copy's footer, another's nav) drops out, the report's own
+    numbers and names stay. A document's keys are distinct, so a key's count in a group is the
+    number of its documents that carry it (exact copies count once each)."""
+    sizes = np.fromiter(map(len, groups), np.int64, len(groups))
+    taken = keys.take(np.concatenate(groups) if groups else np.zeros(0, np.int64))
+    if not len(taken.ids):
+        return KeyLists(taken.ids, np.zeros(len(groups) + 1, np.int64))
+    group = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)[taken.owners()]
+    width = int(taken.ids.max()) + 1
+    values, counts = np.unique(group * width + taken.ids, return_counts=True)
+    values = values[counts >= (sizes[values // width] + 1) // 2]
+    owner = values // width
+    return KeyLists(values % width, np.searchsorted(owner, np.arange(len(groups) + 1)))
 
 
 def translation_links(
     groups: Sequence[int],
-    profiles: dict[int, frozenset[str]],
+    profiles: KeyLists,
     langs: dict[int, str | None],
     cfg: DedupConfig,
 ) -> list[tuple[int, int, float]]:
     """Candidate (group, group, cosine) links between groups of different languages
-    (`tasks.linking.translation_matches` with the thresholds of `cfg`): those under
-    `translation_min_cosine` still need the order check of `dedup_night`."""
+    (`tasks.linking.translation_matches` with the thresholds of `cfg`; `profiles[i]` is group
+    `groups[i]`'s): those under `translation_min_cosine` still need the order check of
+    `dedup_night`."""
     found = translation_matches(
-        [profiles[g] for g in groups],
+        profiles,
         [langs[g] for g in groups],
         max_df_share=cfg.anchor_max_df_share,
         min_shared=cfg.translation_min_shared,
@@ -481,10 +485,11 @@ def translation_links(
 
 def _template_free_across_nights(
     signed: Signed, rows: Sequence[dict[str, Any]], earlier: Sequence[dict[str, Any]]
-) -> list[frozenset[str]]:
-    """Cross-lingual keys of tonight's documents, then of the `earlier` ones, without the keys
-    that a page of the same site template on another night also carries
-    (`tasks.anchors.template_free` over tonight's and the earlier pages together).
+) -> KeyLists:
+    """Cross-lingual keys of tonight's documents, then of the `earlier` ones (ids of
+    `signed.vocab`, in text order), without the keys that a page of the same site template on
+    another night also carries (`tasks.anchors.template_free` over tonight's and the earlier
+    pages together).
 
     Within a night `sign` already drops a template's keys, but a site with one page tonight
     and one on an earlier night kept its chrome on both: on syndication `large` cut into 4
@@ -492,9 +497,8 @@ def _template_free_across_nights(
     and were linked as translations. An earlier page from the same source as one of tonight's
     (a revision of the page, `tasks.reingest`) is left out: what the two share is the report.
     """
-    tonight = list(signed.anchors)
     if not earlier:
-        return tonight
+        return signed.anchors
     sources = {source_key(row) for row in rows}
     tags = list(signed.template_tags)
     sites = list(signed.sites)
@@ -503,7 +507,8 @@ def _template_free_across_nights(
         sites.append(None if revision else row.get("site"))
         tags.append(np.empty(0, np.uint64) if revision else _earlier_tags(row))
     groups = tag_hash_groups(sites, tags)
-    return template_free(tonight + [frozenset(row["anchors"]) for row in earlier], groups)
+    before = signed.vocab.lists([row["anchors"] or [] for row in earlier])
+    return template_free(KeyLists.concat([signed.anchors, before]), groups)
 
 
 def _earlier_tags(row: dict[str, Any]) -> U64:
@@ -640,21 +645,18 @@ def dedup_night(
     # that tonight's pages share with earlier pages of their template are dropped too.
     matching_keys = _template_free_across_nights(signed, rows, earlier.rows)
 
-    def anchors_of(node: int) -> frozenset[str]:
-        return matching_keys[node]
-
-    def order_of(node: int) -> list[str]:
-        order = signed.anchor_order[node] if node < n else earlier.rows[node - n]["anchors"]
-        keep = anchors_of(node)
-        return [key for key in order if key in keep]
-
-    def group_order(root: int, shared: frozenset[str]) -> list[str]:
+    def group_order(root: int, shared: set[int]) -> list[int]:
         # The group's document that holds most of the shared keys speaks for its order.
-        node = min(near_groups[root], key=lambda x: (-len(anchors_of(x) & shared), x))
-        return order_of(node)
+        def held(node: int) -> int:
+            return sum(1 for key in matching_keys[node].tolist() if key in shared)
+
+        node = min(near_groups[root], key=lambda x: (-held(x), x))
+        order: list[int] = matching_keys[node].tolist()
+        return order
 
     roots = sorted(near_groups)
-    profiles = {r: _component_profile([anchors_of(x) for x in near_groups[r]]) for r in roots}
+    profiles = component_profiles(matching_keys, [near_groups[r] for r in roots])
+    position = {r: i for i, r in enumerate(roots)}
     langs: dict[int, str | None] = {}
     for r in roots:
         counts = Counter(lang_of(x) for x in near_groups[r] if lang_of(x))
@@ -664,7 +666,7 @@ def dedup_night(
     for a, b, score in translation_links(roots, profiles, langs, cfg):
         if a >= n and b >= n:
             continue
-        shared = profiles[a] & profiles[b]
+        shared = set(profiles[position[a]].tolist()) & set(profiles[position[b]].tolist())
         order = position_agreement(group_order(a, shared), group_order(b, shared))
         if not translation_verdict(score, order, cfg):
             stats["translation_rejected"] += 1
@@ -803,7 +805,6 @@ def dedup_night(
                 "text_length": row["text_length"],
                 "content_sha256": signed.content_sha256[i],
                 "shingles": signed.shingles[i],
-                "anchors": signed.anchor_order[i],
                 "site": signed.sites[i],
                 "template_tags": signed.template_tags[i],
                 "run_id": cfg.run_id,
@@ -815,7 +816,7 @@ def dedup_night(
     stats["canonical_changes"] = len(changes)
     return NightResult(
         deduped=_deduped_table(table, deduped_rows),
-        documents=_documents_table(documents),
+        documents=_documents_table(documents, signed.anchors, signed.vocab),
         keys=keys_table(
             [row["doc_id"] for row in rows],
             [d["cluster_id"] for d in documents],
@@ -860,20 +861,32 @@ def _hash_lists(arrays: Sequence[U64], field: pa.Field) -> pa.Array:
     ).cast(field.type)
 
 
-def _documents_table(documents: list[dict[str, Any]]) -> pa.Table:
-    """DEDUP_DOCUMENTS rows sorted by doc_id: the dicts are sorted, not the table (taking rows of
-    the list columns, shingles above all, costs more than building them)."""
-    documents = sorted(documents, key=lambda d: d["doc_id"])
+def _documents_table(
+    documents: list[dict[str, Any]], anchors: KeyLists, vocab: Vocabulary
+) -> pa.Table:
+    """DEDUP_DOCUMENTS rows sorted by doc_id (`anchors[i]`: the keys of `documents[i]`): the
+    dicts are sorted, not the table (taking rows of the list columns, shingles above all, costs
+    more than building them)."""
+    order = sorted(range(len(documents)), key=lambda i: documents[i]["doc_id"])
+    documents = [documents[i] for i in order]
     lists = ("shingles", "template_tags")
     columns = {
         f.name: (
             _hash_lists([d[f.name] for d in documents], f)
             if f.name in lists
+            else _key_strings(anchors.take(order), vocab, f)
+            if f.name == "anchors"
             else pa.array([d[f.name] for d in documents], f.type)
         )
         for f in DEDUP_DOCUMENTS
     }
     return pa.Table.from_arrays(list(columns.values()), schema=DEDUP_DOCUMENTS)
+
+
+def _key_strings(lists: KeyLists, vocab: Vocabulary, field: pa.Field) -> pa.Array:
+    """A list<string> column of key lists, taken from the vocabulary's strings in Arrow."""
+    strings = pa.array(vocab.strings, pa.string()).take(pa.array(lists.ids, pa.int64()))
+    return pa.ListArray.from_arrays(pa.array(lists.bounds, pa.int32()), strings).cast(field.type)
 
 
 def bucket_of(keys: U64) -> np.ndarray:

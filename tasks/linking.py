@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from tasks.anchors import KeyLists
 from tasks.signatures import U64
 
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 
 
 class UnionFind:
@@ -77,21 +78,19 @@ def candidate_pairs(keys: U64, owners: I64) -> I64:
     keep = np.ones(len(k), dtype=bool)
     keep[1:] = (k[1:] != k[:-1]) | (o[1:] != o[:-1])
     k, o = k[keep], o[keep]
-    same_as_prev = np.zeros(len(k), dtype=bool)
-    same_as_prev[1:] = k[1:] == k[:-1]
-    starts = np.flatnonzero(~same_as_prev)
-    group_start = starts[np.searchsorted(starts, np.arange(len(k)), side="right") - 1]
-    members = np.flatnonzero(same_as_prev)
-    star = np.stack([o[group_start[members]], o[members]], axis=1)
-    chain = np.stack([o[members - 1], o[members]], axis=1)
-    pairs = np.concatenate([star, chain])
-    lo, hi = pairs.min(axis=1), pairs.max(axis=1)
-    keep = lo != hi
-    lo, hi = lo[keep], hi[keep]
-    # One int64 per pair, ordered as (a, b): np.unique on it is many times faster than
+    # Holders of a key come in increasing document order, so both pairs of a member are
+    # already (smaller, larger).
+    members = np.flatnonzero(k[1:] == k[:-1]) + 1
+    first = np.ones(len(k), dtype=bool)
+    first[members] = False
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(k)), 0))
+    # One int64 per pair, ordered as (a, b): sorting it is many times faster than
     # np.unique(axis=0), which sorts rows as structured values.
-    width = int(hi.max()) + 1 if len(hi) else 1
-    code = np.unique(lo * width + hi)
+    width = int(o.max()) + 1
+    hi = o[members]
+    code = np.concatenate((o[group_start[members]] * width + hi, o[members - 1] * width + hi))
+    code.sort()
+    code = code[np.concatenate(([True], code[1:] != code[:-1]))[: len(code)]]
     return np.stack([code // width, code % width], axis=1)
 
 
@@ -198,7 +197,7 @@ _TIE = 1e-9
 
 
 def translation_matches(
-    profiles: Sequence[frozenset[str]],
+    profiles: KeyLists,
     langs: Sequence[str | None],
     *,
     max_df_share: float,
@@ -208,72 +207,59 @@ def translation_matches(
 ) -> list[tuple[int, int, float]]:
     """Verified (i, j, cosine) translation links, i < j, between profiles of different languages.
 
-    `profiles[i]` holds the cross-lingual keys of group i (`tasks.anchors`), `langs[i]` its
-    language (a group without one is never linked). Keys are weighted by inverse document
-    frequency over the groups, counted as if `idf_prior` more groups carried none of them (on a
-    night of a handful of documents every shared key would otherwise weigh less than a key of
-    one document, and a translation would score below an unrelated pair of a big night); keys
-    that more than `max_df_share` of them (and more than `MIN_MAX_DF`) carry are dropped (a
-    year, a common stem). Candidates share at least `min_shared` keys; their score is the
-    cosine of the weighted key sets. A pair is linked when it reaches `min_cosine` and each is
-    the other's best candidate in any other language: a different report of the same story
-    shares the names and numbers, but a translation of a report shares more with it, and so
-    does the report with its translation.
+    `profiles[i]` holds the cross-lingual keys of group i (`tasks.anchors`, as ids; each key
+    once), `langs[i]` its language (a group without one is never linked). Keys are weighted by
+    inverse document frequency over the groups, counted as if `idf_prior` more groups carried
+    none of them (on a night of a handful of documents every shared key would otherwise weigh
+    less than a key of one document, and a translation would score below an unrelated pair of a
+    big night); keys that more than `max_df_share` of them (and more than `MIN_MAX_DF`) carry
+    are dropped (a year, a common stem). Candidates share at least `min_shared` keys; their
+    score is the cosine of the weighted key sets. A pair is linked when it reaches `min_cosine`
+    and each is the other's best candidate in any other language: a different report of the
+    same story shares the names and numbers, but a translation of a report shares more with
+    it, and so does the report with its translation. Counted in numpy over the key ids; the
+    sums run in the order of the ids, the same on every run.
     """
     n = len(profiles)
-    df: Counter[str] = Counter()
-    for profile in profiles:
-        df.update(profile)
+    if not len(profiles.ids):
+        return []
+    df = np.bincount(profiles.ids)
     max_df = max(MIN_MAX_DF, int(max_df_share * n))
-    weight = {
-        key: math.log((n + idf_prior + 1) / count) for key, count in df.items() if count <= max_df
-    }
-    rare = [frozenset(key for key in profile if key in weight) for profile in profiles]
-    # fsum: exact, so the same whatever order a set yields its keys in (str hashes are salted per
-    # process, and a re-run must link the same pairs).
-    norm = [math.fsum(weight[key] for key in keys) for keys in rare]
-    scored: dict[tuple[int, int], float] = {}
-    for a, b in _sharing_pairs(rare, langs, weight, max(1, min_shared)):
-        common = math.fsum(weight[key] for key in rare[a] & rare[b])
-        scored[(a, b)] = common / math.sqrt(norm[a] * norm[b])
+    by_count = np.array([0.0] + [math.log((n + idf_prior + 1) / c) for c in range(1, max_df + 1)])
+    weight = by_count[np.minimum(df, max_df)]
+    rare = profiles.where(df[profiles.ids] <= max_df)
+    norm = np.bincount(rare.owners(), weights=weight[rare.ids], minlength=n)
+    a, b, common = _sharing_pairs(rare, langs, weight, max(1, min_shared))
+    score = common / np.sqrt(norm[a] * norm[b])
     # Each group's best score; candidates that tie with it (copies of one report that stayed in
     # two groups score the same) are all its best.
-    best: dict[int, float] = {}
-    for (a, b), score in scored.items():
-        best[a] = max(best.get(a, 0.0), score)
-        best[b] = max(best.get(b, 0.0), score)
-    return [
-        (a, b, score)
-        for (a, b), score in scored.items()
-        if score >= min_cosine and score >= best[a] - _TIE and score >= best[b] - _TIE
-    ]
+    best = np.zeros(n)
+    np.maximum.at(best, a, score)
+    np.maximum.at(best, b, score)
+    linked = (score >= min_cosine) & (score >= best[a] - _TIE) & (score >= best[b] - _TIE)
+    return list(zip(a[linked].tolist(), b[linked].tolist(), score[linked].tolist(), strict=True))
 
 
 def _sharing_pairs(
-    profiles: Sequence[frozenset[str]],
+    profiles: KeyLists,
     langs: Sequence[str | None],
-    weight: dict[str, float],
+    weight: F64,
     min_shared: int,
-) -> list[tuple[int, int]]:
-    """Sorted pairs (a, b), a < b, of profiles in two different languages (neither None) that
-    share at least `min_shared` of the keys `weight` keeps. Counted in numpy: every pair of
-    holders of each key (a night's profiles hold a million such pairs on syndication `large`; a
-    Python loop step each cost half a second)."""
-    key_id = {key: i for i, key in enumerate(weight)}
+) -> tuple[I64, I64, F64]:
+    """Pairs (a, b), a < b, sorted, of profiles in two different languages (neither None) that
+    share at least `min_shared` keys, and the sum of the `weight` of the keys each pair shares.
+    Counted in numpy: every pair of holders of each key (a night's profiles hold a million such
+    pairs on syndication `large`; a Python loop step each cost half a second)."""
     lang_id = {lang: i for i, lang in enumerate(sorted({x for x in langs if x is not None}))}
-    holder: list[int] = []
-    held: list[int] = []
-    for i, profile in enumerate(profiles):
-        if langs[i] is not None:
-            found = [key_id[key] for key in profile if key in key_id]
-            holder += [i] * len(found)
-            held += found
-    if not held:
-        return []
-    # Holders of one key side by side, in profile order.
-    key, doc = np.array(held), np.array(holder)
-    order = np.lexsort((doc, key))
-    key, doc = key[order], doc[order]
+    lang = np.array([-1 if x is None else lang_id[x] for x in langs], np.int64)
+    none = np.zeros(0, np.int64)
+    owner = profiles.owners()
+    has = lang[owner] >= 0
+    if not has.any():
+        return none, none, np.zeros(0)
+    # Holders of one key side by side, in profile order (the owners come in increasing order).
+    order = np.argsort(profiles.ids[has], kind="stable")
+    key, doc = profiles.ids[has][order], owner[has][order]
     start = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
     size = np.diff(np.append(start, len(key)))
     # After each holder, how many holders of its key follow it.
@@ -283,21 +269,27 @@ def _sharing_pairs(
     by_after = np.argsort(-after, kind="stable")
     active = np.searchsorted(-after[by_after], -np.arange(1, int(after.max()) + 1), side="right")
     n = len(profiles)
-    lang = np.array([-1 if x is None else lang_id[x] for x in langs], np.int64)
-    codes = []
+    codes, weights = [], []
     for k, count in enumerate(active.tolist(), start=1):
         first = by_after[:count]
         a, b = doc[first], doc[first + k]
         differ = lang[a] != lang[b]
         codes.append(a[differ] * n + b[differ])
-    if not codes:
-        return []
-    code, shared = np.unique(np.concatenate(codes), return_counts=True)
-    code = code[shared >= min_shared]
-    return list(zip((code // n).tolist(), (code % n).tolist(), strict=True))
+        weights.append(weight[key[first[differ]]])
+    code = np.concatenate(codes) if codes else none
+    if not len(code):
+        return none, none, np.zeros(0)
+    shared = np.concatenate(weights)
+    order = np.argsort(code, kind="stable")
+    code, shared = code[order], shared[order]
+    start = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+    enough = np.diff(np.append(start, len(code))) >= min_shared
+    total = np.add.reduceat(shared, start)[enough]
+    code = code[start[enough]]
+    return code // n, code % n, total
 
 
-def position_agreement(a: Sequence[str], b: Sequence[str]) -> float:
+def position_agreement(a: Sequence[Hashable], b: Sequence[Hashable]) -> float:
     """Share of the keys two sequences have in common that sit at about the same rank in both
     (ranks among the common keys, within max(1, 10%) of their count): a translation keeps its
     original's order up to local swaps ("412 millions" / "412 million", "l'estuaire de Velmora"

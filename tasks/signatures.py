@@ -22,10 +22,13 @@ import re
 import unicodedata
 import zlib
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from tasks.anchors import KeyLists
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -318,14 +321,14 @@ def sample_threshold(rate: int) -> np.uint64:
 
 def sign_chunk(
     texts: Sequence[str], size: int, night: str | None = None
-) -> tuple[list[str], list[U64], list[list[str]]]:
+) -> tuple[list[str], list[U64], tuple[list[str], KeyLists]]:
     """The per-document signatures of a chunk of texts: `shingle_sets` and the cross-lingual keys
-    in text order (`tasks.anchors.ordered_anchors_batch`, sharing what the chunks of one `night`
-    token meet in this process), both from one NFKC normalisation of the texts. A spawned
-    worker's unit of work: this module and `tasks.anchors` import no more than numpy."""
+    in text order (`tasks.anchors.anchor_lists`, sharing what the chunks of one `night` token
+    meet in this process), both from one NFKC normalisation of the texts. A spawned worker's
+    unit of work: this module and `tasks.anchors` import no more than numpy."""
     # Imported here: `tasks.anchors` builds on this module (`sorted_unique`).
-    from tasks.anchors import ordered_anchors_batch
+    from tasks.anchors import anchor_lists
 
     normal = [unicodedata.normalize("NFKC", text) for text in texts]
     shas, shingles = shingle_sets(normal, size, nfkc=True)
-    return shas, shingles, ordered_anchors_batch(normal, night, nfkc=True)
+    return shas, shingles, anchor_lists(normal, night, nfkc=True)

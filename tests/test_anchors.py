@@ -7,6 +7,8 @@ import pytest
 
 import tasks.anchors
 from tasks.anchors import (
+    KeyLists,
+    Vocabulary,
     anchors,
     ordered_anchors,
     ordered_anchors_batch,
@@ -46,11 +48,48 @@ def test_anchors_join_numbers_names_and_stems():
 
 
 def test_template_keys_are_dropped_within_a_template_group_only():
-    chrome = frozenset({"gazette", "~newsl"})
-    found = [chrome | {"#1"}, chrome | {"#2"}, chrome | {"#3"}]
+    vocab = Vocabulary()
+    found = vocab.lists(
+        [["#1", "gazette", "~newsl"], ["~newsl", "#2", "gazette"], ["gazette", "#3", "~newsl"]]
+    )
     out = template_free(found, [7, 7, None])
-    assert out[0] == frozenset({"#1"}) and out[1] == frozenset({"#2"})
-    assert out[2] == found[2]  # not of the group: its keys stay
+    assert vocab.strings_of(out[0]) == ["#1"] and vocab.strings_of(out[1]) == ["#2"]
+    # Not of the group: its keys stay, in their order.
+    assert vocab.strings_of(out[2]) == ["gazette", "#3", "~newsl"]
+    assert template_free(found, [None, None, None]) is found
+
+
+def test_template_free_keeps_each_documents_order_and_its_own_keys():
+    import random
+
+    rng = random.Random(5)
+    keys = [f"k{i}" for i in range(30)]
+    lists = [rng.sample(keys, rng.randint(0, 12)) for _ in range(50)]
+    groups = [rng.choice([None, 3, 8, 11]) for _ in lists]
+    vocab = Vocabulary()
+    out = template_free(vocab.lists(lists), groups)
+    for i, own in enumerate(lists):
+        others = [set(lists[j]) for j in range(len(lists)) if j != i and groups[j] == groups[i]]
+        shared = set().union(*others) if groups[i] is not None and others else set()
+        assert vocab.strings_of(out[i]) == [k for k in own if k not in shared]
+
+
+def test_key_lists_take_where_and_concat():
+    lists = KeyLists.of([[3, 1], [], [4, 1, 5], [9]])
+    assert [x.tolist() for x in (lists[i] for i in range(len(lists)))] == [
+        [3, 1],
+        [],
+        [4, 1, 5],
+        [9],
+    ]
+    taken = lists.take([2, 1, 2, 0])
+    assert [taken[i].tolist() for i in range(4)] == [[4, 1, 5], [], [4, 1, 5], [3, 1]]
+    assert len(lists.take([1, 1])) == 2 and not len(lists.take([1, 1]).ids)
+    kept = lists.where(lists.ids != 1)
+    assert [kept[i].tolist() for i in range(4)] == [[3], [], [4, 5], [9]]
+    joined = KeyLists.concat([lists, KeyLists.of([[7]]), KeyLists.of([])])
+    assert [joined[i].tolist() for i in range(len(joined))] == [[3, 1], [], [4, 1, 5], [9], [7]]
+    assert lists.owners().tolist() == [0, 0, 2, 2, 2, 3]
 
 
 def test_ordered_anchors_follow_the_text():

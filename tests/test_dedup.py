@@ -439,6 +439,7 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
     import numpy as np
 
     from tasks import dedup
+    from tasks.anchors import key_strings
     from tasks.boilerplate import page_tags, tag_hashes
     from tasks.signatures import sign_chunk
 
@@ -461,15 +462,20 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
     ]
     one = dedup._sign_texts(texts, 5, 1, sites, tags)
     two = dedup._sign_texts(texts, 5, 2, sites, tags)
-    assert one[0] == two[0] and one[2] == two[2] and one[3] == two[3]
-    assert any(g is not None for g, s in zip(one[3], sites, strict=True) if not s)
+    assert one[0] == two[0] and one[4] == two[4]
+    # The same key ids too, not only the same strings: sums over them run in id order.
+    assert one[2].strings == two[2].strings
+    assert np.array_equal(one[3].ids, two[3].ids)
+    assert np.array_equal(one[3].bounds, two[3].bounds)
+    assert any(g is not None for g, s in zip(one[4], sites, strict=True) if not s)
     for a, b in zip(one[1], two[1], strict=True):
         assert np.array_equal(a, b)
     assert len(two[1]) == len(texts)
     # Each text is signed once however often it occurs: every copy gets what it gets alone.
+    found = key_strings(one[2].strings, one[3])
     for i, text in enumerate(texts):
-        shas, shingles, found = sign_chunk([text], 5)
-        assert one[0][i] == shas[0] and one[2][i] == found[0], i
+        shas, shingles, (vocab, lists) = sign_chunk([text], 5)
+        assert one[0][i] == shas[0] and found[i] == key_strings(vocab, lists)[0], i
         assert np.array_equal(one[1][i], shingles[0]), i
 
 

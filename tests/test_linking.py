@@ -1,5 +1,6 @@
 import numpy as np
 
+from tasks.anchors import KeyLists, Vocabulary
 from tasks.linking import (
     UnionFind,
     candidate_pairs,
@@ -76,6 +77,11 @@ def test_union_find_roots_are_smallest_members():
     assert uf.groups() == {0: [0], 1: [1, 3, 4], 2: [2]}
 
 
+def keys(profiles):
+    """Key sets as `KeyLists` (ids of one vocabulary)."""
+    return Vocabulary().lists([sorted(p) for p in profiles])
+
+
 def _filler(n):
     # Groups with keys of their own, so that the shared keys are rare (IDF over the groups).
     return [frozenset({f"f{i}a", f"f{i}b"}) for i in range(n)]
@@ -88,7 +94,9 @@ def test_translation_matches_link_mutual_best_of_different_languages():
     other = frozenset({"#42", "ostmere", "tollefsen", "~prote", "~moori"})
     profiles = [report, translation, other, *_filler(40)]
     langs = ["en", "fr", "en", *["de"] * 40]
-    found = translation_matches(profiles, langs, max_df_share=0.1, min_shared=4, min_cosine=0.2)
+    found = translation_matches(
+        keys(profiles), langs, max_df_share=0.1, min_shared=4, min_cosine=0.2
+    )
     assert [(a, b) for a, b, _ in found] == [(0, 1)]
     assert 0.2 <= found[0][2] <= 1
 
@@ -99,12 +107,19 @@ def test_translation_matches_need_different_languages_and_enough_shared_keys():
     langs = ["en", "en", "fr", *["de"] * 40]
     # 0 and 1 share a language; 2 shares only 3 keys with either.
     assert (
-        translation_matches(profiles, langs, max_df_share=0.1, min_shared=4, min_cosine=0.2) == []
+        translation_matches(keys(profiles), langs, max_df_share=0.1, min_shared=4, min_cosine=0.2)
+        == []
     )
-    assert translation_matches(profiles, langs, max_df_share=0.1, min_shared=3, min_cosine=0.2)
+    assert translation_matches(
+        keys(profiles), langs, max_df_share=0.1, min_shared=3, min_cosine=0.2
+    )
     # A group without a language is never linked.
     assert not translation_matches(
-        profiles, ["en", None, None, *["de"] * 40], max_df_share=0.1, min_shared=3, min_cosine=0.2
+        keys(profiles),
+        ["en", None, None, *["de"] * 40],
+        max_df_share=0.1,
+        min_shared=3,
+        min_cosine=0.2,
     )
 
 
@@ -114,7 +129,9 @@ def test_translation_matches_link_every_group_tied_for_best():
     report = frozenset({"#42", "ostmere", "tollefsen", "~harbo", "~ferri"})
     profiles = [report, report, report | {"~autom"}, *_filler(40)]
     langs = ["en", "en", "fr", *["de"] * 40]
-    found = translation_matches(profiles, langs, max_df_share=0.1, min_shared=4, min_cosine=0.2)
+    found = translation_matches(
+        keys(profiles), langs, max_df_share=0.1, min_shared=4, min_cosine=0.2
+    )
     assert [(a, b) for a, b, _ in found] == [(0, 2), (1, 2)]
 
 
@@ -137,17 +154,18 @@ def test_pairs_sharing_keys_are_counted_as_every_pair_of_holders_would():
     from tasks.linking import _sharing_pairs
 
     rng = random.Random(7)
-    keys = [f"k{i}" for i in range(40)]
-    profiles = [frozenset(rng.sample(keys, rng.randint(0, 25))) for _ in range(60)]
+    profiles = [sorted(rng.sample(range(40), rng.randint(0, 25))) for _ in range(60)]
     langs = [rng.choice(["en", "fr", "de", None]) for _ in profiles]
-    kept = {key: 1.0 for key in keys[:35]}  # keys a night drops as too common are not counted
+    weight = np.array([rng.random() for _ in range(40)])
     for min_shared in (1, 4, 9):
         expected = [
-            (a, b)
+            (a, b, sum(weight[k] for k in set(profiles[a]) & set(profiles[b])))
             for a, b in itertools.combinations(range(len(profiles)), 2)
             if None not in (langs[a], langs[b])
             and langs[a] != langs[b]
-            and len(profiles[a] & profiles[b] & kept.keys()) >= min_shared
+            and len(set(profiles[a]) & set(profiles[b])) >= min_shared
         ]
-        assert _sharing_pairs(profiles, langs, kept, min_shared) == expected
+        a, b, shared = _sharing_pairs(KeyLists.of(profiles), langs, weight, min_shared)
+        assert list(zip(a.tolist(), b.tolist(), strict=True)) == [(x, y) for x, y, _ in expected]
+        assert np.allclose(shared, [w for _, _, w in expected])
         assert len(expected) > 5
