@@ -786,40 +786,20 @@ def dedup_night(
             out_fields[x] = fields
 
     deduped_rows = []
-    documents = []
-    for i, row in enumerate(rows):
+    states = []
+    for i in range(n):
         f = out_fields[i]
-        cluster, first_night, canonical_doc, meta = f.pop("_state")
+        states.append(f.pop("_state"))
         deduped_rows.append(f)
-        documents.append(
-            {
-                "doc_id": row["doc_id"],
-                "cluster_id": cluster,
-                "cluster_run_date": first_night,
-                "canonical_doc_id": canonical_doc,
-                "canonical_published_at": meta[0],
-                "canonical_lang": meta[1],
-                "canonical_text_length": meta[2],
-                "lang": row["lang"],
-                "published_at": row["published_at"],
-                "text_length": row["text_length"],
-                "content_sha256": signed.content_sha256[i],
-                "shingles": signed.shingles[i],
-                "site": signed.sites[i],
-                "template_tags": signed.template_tags[i],
-                "run_id": cfg.run_id,
-                "source": source_key(row),
-            }
-        )
     stats["clusters_new"] = sum(1 for f in deduped_rows if f["is_canonical"])
     stats["merges"] = len(merges)
     stats["canonical_changes"] = len(changes)
     return NightResult(
         deduped=_deduped_table(table, deduped_rows),
-        documents=_documents_table(documents, signed.anchors, signed.vocab),
+        documents=_documents_table(table, rows, states, signed, cfg.run_id),
         keys=keys_table(
             [row["doc_id"] for row in rows],
-            [d["cluster_id"] for d in documents],
+            [state[0] for state in states],
             signed.keys,
         ),
         merges=pa.Table.from_pylist(merges, schema=DEDUP_MERGES),
@@ -862,25 +842,44 @@ def _hash_lists(arrays: Sequence[U64], field: pa.Field) -> pa.Array:
 
 
 def _documents_table(
-    documents: list[dict[str, Any]], anchors: KeyLists, vocab: Vocabulary
+    table: pa.Table,
+    rows: Sequence[dict[str, Any]],
+    states: Sequence[tuple[str, str, str, tuple[Any, ...]]],
+    signed: Signed,
+    run_id: str,
 ) -> pa.Table:
-    """DEDUP_DOCUMENTS rows sorted by doc_id (`anchors[i]`: the keys of `documents[i]`): the
-    dicts are sorted, not the table (taking rows of the list columns, shingles above all, costs
-    more than building them)."""
-    order = sorted(range(len(documents)), key=lambda i: documents[i]["doc_id"])
-    documents = [documents[i] for i in order]
-    lists = ("shingles", "template_tags")
-    columns = {
-        f.name: (
-            _hash_lists([d[f.name] for d in documents], f)
-            if f.name in lists
-            else _key_strings(anchors.take(order), vocab, f)
-            if f.name == "anchors"
-            else pa.array([d[f.name] for d in documents], f.type)
-        )
-        for f in DEDUP_DOCUMENTS
+    """DEDUP_DOCUMENTS rows of the night's documents (`states[i]`: row i's cluster, its first
+    night, canonical and the canonical's date, language and length), sorted by doc_id. Each
+    column is built whole, then taken in that order; the list columns are built in that order
+    (taking rows of them, shingles above all, costs more than building them)."""
+    order = pc.sort_indices(table.column("doc_id")).to_numpy()
+    rank = order.tolist()
+    cluster, first, canonical, meta = zip(*states, strict=True) if states else ([],) * 4
+    published, lang, length = zip(*meta, strict=True) if meta else ([],) * 3
+    values: dict[str, Any] = {
+        "cluster_id": cluster,
+        "cluster_run_date": first,
+        "canonical_doc_id": canonical,
+        "canonical_published_at": published,
+        "canonical_lang": lang,
+        "canonical_text_length": length,
+        "content_sha256": signed.content_sha256,
+        "site": signed.sites,
+        "run_id": [run_id] * len(rows),
+        "source": [source_key(row) for row in rows],
     }
-    return pa.Table.from_arrays(list(columns.values()), schema=DEDUP_DOCUMENTS)
+    columns = []
+    for f in DEDUP_DOCUMENTS:
+        if f.name in ("shingles", "template_tags"):
+            arrays = getattr(signed, f.name)
+            columns.append(_hash_lists([arrays[i] for i in rank], f))
+        elif f.name == "anchors":
+            columns.append(_key_strings(signed.anchors.take(order), signed.vocab, f))
+        elif f.name in values:
+            columns.append(pa.array(values[f.name], f.type).take(order))
+        else:
+            columns.append(table.column(f.name).cast(f.type).take(order).combine_chunks())
+    return pa.Table.from_arrays(columns, schema=DEDUP_DOCUMENTS)
 
 
 def _key_strings(lists: KeyLists, vocab: Vocabulary, field: pa.Field) -> pa.Array:
