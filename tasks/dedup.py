@@ -563,9 +563,6 @@ def dedup_night(
     def sha_of(node: int) -> str:
         return signed.content_sha256[node] if node < n else earlier.rows[node - n]["content_sha256"]
 
-    def group_of_node(node: int) -> int | None:
-        return signed.groups[node] if node < n else None
-
     def template_of(node: int) -> tuple[str | None, U64]:
         if node < n:
             return signed.sites[node], signed.template_tags[node]
@@ -575,20 +572,24 @@ def dedup_night(
     def source_of(node: int) -> str | None:
         return source_key(rows[node]) if node < n else earlier.rows[node - n].get("source")
 
+    groups = signed.groups
+
     def verify(a: int, b: int) -> None:
+        """Link a (tonight's) and b (tonight's, or an earlier one when b >= n) if they pass."""
         if uf.find(a) == uf.find(b):
             stats["pairs_skipped_same_cluster"] += 1
             return
-        if (a < n) != (b < n) and source_of(a) == source_of(b):
+        if b < n:
+            if groups[a] is not None and groups[a] == groups[b]:
+                # One site's pages: what they share is its template (tasks.boilerplate).
+                stats["pairs_same_site"] += 1
+                return
+        elif source_of(a) == source_of(b):
             # A changed page at the same URL (or file at the same path) is a new revision of
             # the earlier one (tasks/reingest.py numbers it), not a copy of it.
             stats["pairs_same_source"] += 1
             return
-        if group_of_node(a) is not None and group_of_node(a) == group_of_node(b):
-            # One site's pages: what they share is its template (tasks.boilerplate).
-            stats["pairs_same_site"] += 1
-            return
-        if (a < n) != (b < n) and same_template(*template_of(a), *template_of(b)):
+        elif same_template(*template_of(a), *template_of(b)):
             # The same across nights: an earlier page of tonight's page's template.
             stats["pairs_same_site"] += 1
             return
