@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
+import numpy.typing as npt
 
 from tasks.linking import UnionFind, candidate_pairs, overlap
 from tasks.signatures import U64, TokenHasher, sorted_unique
@@ -101,16 +103,41 @@ def tag_hash_groups(sites: Sequence[str | None], sets: Sequence[U64] | None) -> 
         kept = keys[keep]
         bounds = np.searchsorted(owners[keep], np.arange(n + 1)).tolist()
         sets = [kept[bounds[i] : bounds[i + 1]] for i in range(n)]
-        for a, b in candidate_pairs(keys[keep], owners[keep]).tolist():
-            if uf.find(a) == uf.find(b):
-                continue
-            shared = overlap(sets[a], sets[b])
-            small = min(len(sets[a]), len(sets[b]))
-            need = max(MIN_LINKS, min(MIN_SHARED_LINKS, small))
-            if shared >= need and shared >= MIN_LINK_CONTAINMENT * small:
-                uf.union(a, b)
-                member[a] = member[b] = True
+        pairs = candidate_pairs(keys[keep], owners[keep])
+        size = np.diff(bounds)
+        small = np.minimum(size[pairs[:, 0]], size[pairs[:, 1]])
+        shared = _overlaps(sets, pairs)
+        need = np.maximum(MIN_LINKS, np.minimum(MIN_SHARED_LINKS, small))
+        # Every passing pair is joined: one already in a group changes nothing.
+        for a, b in pairs[(shared >= need) & (shared >= MIN_LINK_CONTAINMENT * small)].tolist():
+            uf.union(a, b)
+            member[a] = member[b] = True
     return [uf.find(i) if member[i] else None for i in range(n)]
+
+
+def _overlaps(sets: Sequence[U64], pairs: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """`overlap` of each pair of sets (rows of `pairs`, sorted by their first set): a page's
+    partners' sets are searched in it at once (on syndication `large`, 40,000 pairs of 3,400
+    pages: a tenth of the calls)."""
+    out = np.zeros(len(pairs), np.int64)
+    if not len(pairs):
+        return out
+    first = pairs[:, 0]
+    runs = np.flatnonzero(np.concatenate(([True], first[1:] != first[:-1])))
+    edges = np.append(runs, len(pairs)).tolist()
+    partners = pairs[:, 1].tolist()
+    for lo, hi in pairwise(edges):
+        own = sets[first[lo]]
+        theirs = [sets[b] for b in partners[lo:hi]]
+        lengths = np.fromiter(map(len, theirs), np.int64, hi - lo)
+        if not len(own) or not lengths.sum():
+            continue
+        values = np.concatenate(theirs)
+        hit = own.take(own.searchsorted(values), mode="clip") == values
+        ends = np.cumsum(lengths)
+        counts = np.concatenate(([0], np.cumsum(hit)))
+        out[lo:hi] = counts[ends] - counts[ends - lengths]
+    return out
 
 
 def core_shingles(shingles: Sequence[U64], groups: Sequence[int | None]) -> list[U64]:

@@ -69,3 +69,18 @@ def test_pages_with_one_template_are_grouped_without_a_site():
     groups = template_groups([None, None, None], [one, two, other])
     assert groups[0] == groups[1] is not None and groups[2] is None
     assert template_groups([None, None], [[], []]) == [None, None]
+
+
+def test_pair_overlaps_at_once_equal_one_pair_at_a_time():
+    from tasks.boilerplate import _overlaps
+    from tasks.linking import overlap
+
+    rng = np.random.default_rng(11)
+    pool = rng.integers(0, 2**63, 60).astype(np.uint64)
+    sets = [np.unique(rng.choice(pool, int(rng.integers(0, 30)))) for _ in range(40)]
+    sets[3] = np.empty(0, np.uint64)
+    pairs = np.array(sorted({tuple(sorted(rng.choice(40, 2, replace=False))) for _ in range(300)}))
+    want = [overlap(sets[a], sets[b]) for a, b in pairs.tolist()]
+    assert _overlaps(sets, pairs).tolist() == want
+    assert sum(want) > 100 and 0 in want
+    assert _overlaps(sets, np.zeros((0, 2), np.int64)).tolist() == []
