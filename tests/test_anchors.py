@@ -229,6 +229,69 @@ def test_character_table_agrees_with_re():
             assert c < tasks.anchors._NAME_END, hex(c)
 
 
+def _reference_row(c: int) -> tuple[int, int, int, bytes, int, int]:
+    """A `_Chars` row the plain way, from the code point alone (the definitions in `_Chars`)."""
+    a = tasks.anchors
+    char = chr(c) if c else ""
+    fold = char.casefold()
+    folded = fold.replace("\u0307", "")
+    decomposed = unicodedata.normalize("NFKD", folded)
+    stripped = "".join(x for x in decomposed if not unicodedata.combining(x))
+    word = char.isalnum() or char == "_"
+    letters = stripped.isascii() and (stripped.isalpha() or not stripped)
+    plain = letters and len(folded) == 1 and len(stripped) == 1
+    kind = (a._IS_WORD if word else 0) | (a._IS_DIGIT if char.isdecimal() else 0)
+    if word and not plain:
+        kind |= a._NOT_PLAIN | (a._MIXED if letters else 0)
+    name_fold = c
+    if c < a._NAME_END and re.fullmatch(a._NAME_LATER, char):
+        name_fold = ord(fold[0])
+        kind |= a._NAME_MORE | (a._NAME_START if re.fullmatch(a._NAME_FIRST, char) else 0)
+        kind |= (a._NAME_WIDE if len(fold) > 1 else 0) | (a._NAME_FOLDS if fold != char else 0)
+    head = stripped[: a.COGNATE_PREFIX] if word and letters else ""
+    digit = ord(head[0]) - ord("a") if "a" <= head[:1] <= "z" else a._LOWER_STEMS
+    padded = head.encode("ascii").ljust(a.COGNATE_PREFIX, b"\0")
+    return kind, len(folded), len(stripped), padded, digit, name_fold
+
+
+def _rows(chars: "tasks.anchors._Chars") -> list[tuple[int, int, int, bytes, int, int]]:
+    return list(
+        zip(
+            chars.kind.tolist(),
+            chars.fold_len.tolist(),
+            chars.strip_len.tolist(),
+            map(bytes, chars.head),
+            chars.digit.tolist(),
+            chars.name_fold.tolist(),
+            strict=True,
+        )
+    )
+
+
+def test_character_table_rows_equal_their_definition():
+    # The table is built for all code points at once (joined strings, one NFD call for the
+    # marks, numpy): each row must be what its code point alone gives.
+    bmp = tasks.anchors._bmp_chars()
+    fields = ("kind", "fold_len", "strip_len", "head", "digit", "name_fold")
+    dtypes = [getattr(bmp, field).dtype for field in fields]
+    assert dtypes == [np.uint8, np.int64, np.int64, np.uint8, np.int64, np.uint32]
+    assert bmp.head.shape == (0x10000, tasks.anchors.COGNATE_PREFIX)
+    rows = _rows(bmp)
+    for c in range(0x10000):
+        assert rows[c] == _reference_row(c), hex(c)
+    # Above the BMP (`_Night.rows_above_bmp`), in any order, with 0 and lone surrogates:
+    # "İ" (casefold with U+0307), "ß", "ﬁ", "Ǆ", "ǅ", "ΐ", "ŉ", "Å" (marks after NFKD), U+0345
+    # (a mark that casefolds to a letter), digits of other scripts, "’" and its neighbours
+    # up to U+2020, mathematical letters and digits, Hangul, a variation selector.
+    codes = [0x1D400, 0x130, 0xDF, 0xFB01, 0x1C4, 0x1C5, 0x390, 0x149, 0x212B, 0x345, 0x300]
+    codes += [0x301, 0x307, 0x334, 0x660, 0x966, 0xFF10, 0x1D7CE, 0x2019, 0x201F, 0x2020, 0x2021]
+    codes += [0, 0xD800, 0xDFFF, 0x1E9E, 0x132, 0x216B, 0xB2, 0xBD, 0x338F, 0xAC00, 0xE0100]
+    codes += [0x1F600, 0x10FFFF, 0x5F, 0x41, 0x7A, 0x2D, 0x27, *range(0x10000, 0x110000, 4099)]
+    found = tasks.anchors._chars_of(np.array(codes, np.uint32))
+    assert _rows(found) == [_reference_row(c) for c in codes]
+    assert _rows(tasks.anchors._chars_of(np.zeros(0, np.uint32))) == []
+
+
 @pytest.mark.shared
 def test_batch_on_the_seed_reports(seeds_dir):
     texts = [path.read_text(encoding="utf-8") for path in sorted(Path(seeds_dir).glob("*.txt"))]

@@ -86,3 +86,14 @@ def test_a_chunk_is_signed_as_its_texts_are_one_by_one():
     assert shas == want_shas and found == ordered_anchors_batch(texts)
     assert all(np.array_equal(a, b) for a, b in zip(shingles, want_shingles, strict=True))
     assert "#2026" in found[0] and "ostmere's" in found[0]
+
+
+def test_word_table_is_pythons_word_test():
+    # `_BMP_WORD` is read off the runs that re's `\w+` finds in one string of the whole BMP.
+    want = [chr(c).isalnum() or c == 0x5F for c in range(0x10000)]
+    assert signatures._BMP_WORD.dtype == np.bool_
+    assert signatures._BMP_WORD.tolist() == want
+    text = "ab_1 ²\x00 -x"
+    mask = signatures.match_mask(signatures._WORD, text)
+    assert mask.tolist() == [c.isalnum() or c == "_" for c in text]
+    assert signatures.match_mask(signatures._WORD, "").tolist() == []
