@@ -199,11 +199,15 @@ class KeyLists:
 class Vocabulary:
     """Key strings and their ids (`KeyLists`), numbered in the order first met."""
 
-    def __init__(self) -> None:
-        self.strings: list[str] = []
-        self._index: dict[str, int] = {}
+    def __init__(self, strings: Sequence[str] = ()) -> None:
+        """`strings`: the first ones, numbered 0, 1, ... (distinct)."""
+        self.strings: list[str] = list(strings)
+        self._index: dict[str, int] | None = None
 
     def ids(self, strings: Sequence[str]) -> I64:
+        if self._index is None:
+            # Built when first asked for: a night's vocabulary is mostly only read.
+            self._index = {s: i for i, s in enumerate(self.strings)}
         index = self._index
         new = [s for s in dict.fromkeys(strings) if s not in index]
         index.update(zip(new, range(len(self.strings), len(self.strings) + len(new)), strict=True))
