@@ -637,11 +637,16 @@ def anchor_lists(
     found = KeyLists.concat(parts)
     # Numbered in the order the texts first use them, whatever this process met before: the
     # same texts give the same lists in every process.
-    used, first, local = np.unique(found.ids, return_index=True, return_inverse=True)
-    rank = np.argsort(first)
-    number = np.empty(len(rank), np.int64)
-    number[rank] = np.arange(len(rank))
-    return state.strings[used[rank]].tolist(), KeyLists(number[local], found.bounds)
+    # The first use of each key: the smallest position that holds it (a table over the night's
+    # ids, not a sort of the chunk's: np.unique took a tenth of the keys' time).
+    ids = found.ids
+    first = state.buffer("first_use", state.count, np.int64)
+    first[ids] = len(ids)
+    np.minimum.at(first, ids, np.arange(len(ids)))
+    used = ids[np.flatnonzero(first[ids] == np.arange(len(ids)))]
+    number = state.buffer("number", state.count, np.int64)
+    number[used] = np.arange(len(used))
+    return state.strings[used].tolist(), KeyLists(number[ids], found.bounds)
 
 
 def _night_for(token: str | None) -> _Night:
