@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tasks.signatures import sorted_unique, true_runs
+from tasks.signatures import end_token_memo, sorted_unique, true_runs
 
 # What the keys are. Stored with the dedup state (`tasks.dedup`): a night never compares its
 # keys with keys of another version (version 1: numbers and names only, from
@@ -493,9 +493,11 @@ def _night_for(token: str | None) -> _Night:
 
 
 def end_night(token: str) -> None:
-    """Let go of what the calls with this `night` token shared (`ordered_anchors_batch`)."""
+    """Let go of what the calls with this `night` token shared (`ordered_anchors_batch`, and
+    the token memo of `tasks.signatures.shingle_sets`)."""
     with _SHARED_LOCK:
         _SHARED.pop(token, None)
+    end_token_memo(token)
 
 
 class _Batch:

@@ -85,3 +85,65 @@ def test_a_chunk_is_signed_as_its_texts_are_one_by_one():
     assert shas == want_shas and found == ordered_anchors_batch(texts)
     assert all(np.array_equal(a, b) for a, b in zip(shingles, want_shingles, strict=True))
     assert "#2026" in found[0] and "ostmere's" in found[0]
+
+
+def test_a_night_memo_gives_what_fresh_calls_give(monkeypatch):
+    from tasks.anchors import end_night
+
+    monkeypatch.setattr(signatures, "BATCH_TEXTS", 2)
+    # Keys are the tokens' first 16 bytes as two words: tokens that share 8 or 16 of them, and
+    # of 8, 9, 16 and 17 bytes (17 and more are not memoised), 2- and 4-byte UTF-8.
+    first = [
+        "abcdefgh abcdefghi abcdefghijklmnop abcdefghijklmnopq",
+        "the pier the pier the pier opened",
+        "straße über 𝐀𝐁𝐂",
+    ]
+    later = [
+        "abcdefgx abcdefghj abcdefghijklmnoq abcdefghijklmnopr the pier",
+        "über straße pier the new words 𝐀𝐁𝐂𝐃",
+        # More tokens than the first table holds: it grows.
+        "abcdefgh abcdefghi abcdefghijklmnop abcdefghijklmnopq "
+        + " ".join(map(str, range(40_000))),
+    ]
+    night = "test-night"
+    chunks = (first, later, first)  # the last one's tokens all come from before the table grew
+    try:
+        got = [shingle_sets(texts, 5, night=night) for texts in chunks]
+        memo = signatures._MEMOS[night]
+        assert memo.count == len({t for text in first + later for t in normalise(text)}) - 2
+    finally:
+        end_night(night)
+    assert night not in signatures._MEMOS
+    for texts, (shas, shingles) in zip(chunks, got, strict=True):
+        want_shas, want_shingles = shingle_sets(texts, 5)
+        assert shas == want_shas
+        hasher = TokenHasher()
+        for text, have, want in zip(texts, shingles, want_shingles, strict=True):
+            assert np.array_equal(have, want)
+            assert np.array_equal(have, shingle_hashes(hasher(normalise(text)), 5))
+    # One night at a time: a new token lets the last one's memo go.
+    shingle_sets(first, 5, night="one")
+    shingle_sets(first, 5, night="two")
+    assert list(signatures._MEMOS) == ["two"]
+    end_night("two")
+
+
+def test_token_memo_probes_past_keys_that_share_a_slot(monkeypatch):
+    # Every key on one slot: each lookup walks past all the others, so any key word left
+    # uncompared or value misplaced shows. Keys sharing their first or second word among them.
+    monkeypatch.setattr(
+        signatures.TokenMemo, "_home", lambda self, key0, key1: np.zeros(len(key0), np.intp)
+    )
+    words = ["abcdefgh", "abcdefghi", "abcdefghj", "abcdefgx", "xbcdefghi", "é" * 8, "é" * 9]
+    words += ["abcdefghijklmnop", "abcdefghijklmnoq", "abcdefghijklmnopq", "ab", "a"]
+    memo = signatures.TokenMemo()
+    rng = np.random.default_rng(5)
+    # The first key in holds the slot: a key that shares its first word is looked up there first.
+    for size in (1, 30, 30, 30):
+        tokens = [words[i] for i in rng.integers(0, len(words), size)] if size > 1 else words[1:2]
+        data = " ".join(tokens).encode() + b" " + bytes(signatures._KEY_BYTES)
+        lengths = np.array([len(t.encode()) for t in tokens], np.int64)
+        start = np.cumsum(lengths + 1) - lengths - 1
+        buf = np.frombuffer(data, np.uint8)
+        got = memo(buf, start, start + lengths)
+        assert np.array_equal(got, TokenHasher()(tokens))
