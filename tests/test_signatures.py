@@ -44,6 +44,10 @@ def test_batched_shingles_equal_one_text_at_a_time(monkeypatch, batch):
         "हिन्दी समाचार पत्र आज 𝐀𝐁𝐂 𠀀𠀁 日本語のニュース Straße İstanbul ΣΊΣΥΦΟΣ a\x00b c_d 3.5",
         "x" * 300 + " long tokens " + "y" * 1000,
         "  ... !!  ",  # no token at all
+        # Invisible characters are dropped: at a text's ends, alone, between texts.
+        "\u200b",
+        "\ufeffzero\u200dwidth joiners\u00ad",
+        "\u2060a b\u200c",
         # Token lengths past one byte and past two bytes take other sort types (`_crc32`).
         "é" * 40_000 + " " + "ü" * 10_000 + " end",
     ]
