@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 U64 = npt.NDArray[np.uint64]
+U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 A = TypeVar("A", U64, I64)
 
@@ -124,34 +125,95 @@ def _crc32_tables() -> npt.NDArray[np.uint32]:
 
 _CRC_TABLES = _crc32_tables()
 _ADLER_MOD = 65521
-# What each code point of the Basic Multilingual Plane is: a word character for Python's `\w`
-# (str.isalnum() or "_"), one of the `_INVISIBLE` characters that `normalise` drops, or neither
-# (0); the rarer code points above it are looked up one distinct value at a time.
-_WORD_CHAR, _DROPPED_CHAR = 1, 2
-_BMP_KIND = np.fromiter(
-    (
-        _WORD_CHAR
-        if chr(c).isalnum() or c == 0x5F
-        else _DROPPED_CHAR
-        if _INVISIBLE.match(chr(c))
-        else 0
-        for c in range(0x10000)
-    ),
-    np.uint8,
-    0x10000,
-)
+# What each code point becomes in the normalised text (`normalise` casefolds it and drops the
+# `_INVISIBLE` ones): a word character for Python's `\w` (str.isalnum() or "_"), dropped, or
+# neither (0), and one more kind for those whose casefold is not one code point of the BMP
+# (104 of the BMP's, like "ß" -> "ss", and every code point above it), which are looked up in
+# Python one distinct value at a time. Casefolding goes code point by code point (CPython's
+# `str.casefold` knows no context), so the tables do what it does: on syndication `large` the
+# code points and their kinds take 0.23 s where `str.casefold` and then a table of kinds took
+# 0.37 s (building the tables: 12 ms more at import).
+_OTHER_CHAR, _WORD_CHAR, _DROPPED_CHAR, _SPECIAL_CHAR = 0, 1, 2, 3
 
 
-def _kinds(cps: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
-    """`_BMP_KIND` of each code point (a word character above the BMP is `_WORD_CHAR` too)."""
-    if not len(cps) or cps.max() <= 0xFFFF:
-        return _BMP_KIND[cps]
-    kind = _BMP_KIND[np.minimum(cps, 0xFFFF)]
-    high = cps > 0xFFFF
-    values = np.unique(cps[high])
-    table = np.array([chr(int(c)).isalnum() for c in values], dtype=np.uint8)
-    kind[high] = table[np.searchsorted(values, cps[high])]
-    return kind
+def _kind_of(char: str) -> int:
+    if char.isalnum() or char == "_":
+        return _WORD_CHAR
+    return _DROPPED_CHAR if _INVISIBLE.match(char) else _OTHER_CHAR
+
+
+def _bmp_tables() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint8]]:
+    """The casefold of each BMP code point and its kind; entry 0x10000 stands for any code
+    point above the BMP (`_SPECIAL_CHAR`)."""
+    fold = np.zeros(0x10001, np.uint32)
+    kind = np.full(0x10001, _SPECIAL_CHAR, np.uint8)
+    for c in range(0x10000):
+        folded = chr(c).casefold()
+        if len(folded) == 1:
+            fold[c], kind[c] = ord(folded), _kind_of(folded)
+    return fold, kind
+
+
+_BMP_FOLD, _BMP_KIND = _bmp_tables()
+
+
+def _code_points(texts: Sequence[str]) -> tuple[U32, npt.NDArray[np.bool_], I64]:
+    """The normalised `texts` (casefolded, without the `_INVISIBLE` characters) as one array
+    of code points, with "\\x00" after each text (not a word character: no token spans two
+    texts, and every token is followed by a code point); whether each is a word character;
+    where each text starts (one more entry: the end)."""
+    raw = np.frombuffer("\x00".join([*texts, ""]).encode("utf-32-le", "surrogatepass"), "<u4")
+    text_start = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)) + 1, out=text_start[1:])
+    # np.take with an index of intp: 0.5 ms a batch where indexing with the uint32 took 0.9.
+    index = (np.minimum(raw, 0x10000) if raw.max() > 0xFFFF else raw).astype(np.intp)
+    cps, kind = np.take(_BMP_FOLD, index), np.take(_BMP_KIND, index)
+    top = kind.max()
+    if top == _SPECIAL_CHAR:
+        cps, kind, text_start = _special(raw, cps, kind, text_start)
+        top = kind.max()
+    if top == _DROPPED_CHAR:
+        # Rare (the repair stage drops most; 14 texts of syndication `large` hold one): taken
+        # out of the code points, 0.02 s where `_INVISIBLE.sub` on every text took 0.17 s.
+        dropped = np.flatnonzero(kind == _DROPPED_CHAR)
+        text_start -= np.searchsorted(dropped, text_start)
+        kept = kind != _DROPPED_CHAR
+        cps, kind = cps[kept], kind[kept]
+    return cps, kind.view(np.bool_), text_start
+
+
+def _special(
+    raw: U32, cps: U32, kind: npt.NDArray[np.uint8], text_start: I64
+) -> tuple[U32, npt.NDArray[np.uint8], I64]:
+    """`_code_points` with the `_SPECIAL_CHAR` code points casefolded by Python, each into as
+    many code points as it gives (every batch of syndication `large` has some "ß" and "İ")."""
+    at = np.flatnonzero(kind == _SPECIAL_CHAR)
+    values, which = np.unique(raw[at], return_inverse=True)
+    folds = [chr(c).casefold() for c in values.tolist()]
+    # The first code point of each casefold in place, the others inserted after it.
+    cps[at] = np.array([ord(f[0]) for f in folds], np.uint32)[which]
+    kind[at] = np.array([_kind_of(f[0]) for f in folds], np.uint8)[which]
+    after, more_cps, more_kind = [], [], []
+    for k in range(1, max(map(len, folds))):
+        has = np.flatnonzero(np.array([len(f) > k for f in folds])[which])
+        after.append(at[has] + 1)
+        more_cps.append(
+            np.array([ord(f[k]) if len(f) > k else 0 for f in folds], np.uint32)[which[has]]
+        )
+        more_kind.append(
+            np.array([_kind_of(f[k]) if len(f) > k else 0 for f in folds], np.uint8)[which[has]]
+        )
+    if not after:
+        return cps, kind, text_start
+    # Inserted at one place, they keep their order (np.insert sorts the places stably); none
+    # goes at a text's start, which follows a "\x00".
+    places = np.concatenate(after)
+    shift = np.searchsorted(np.sort(places), text_start)
+    return (
+        np.insert(cps, places, np.concatenate(more_cps)),
+        np.insert(kind, places, np.concatenate(more_kind)),
+        text_start + shift,
+    )
 
 
 def true_runs(mask: npt.NDArray[np.bool_]) -> tuple[I64, I64]:
@@ -411,21 +473,7 @@ def _shingle_batch(
     at once, then sorted and deduplicated per text."""
     if not nfkc:
         texts = [unicodedata.normalize("NFKC", text) for text in texts]
-    normal = [text.casefold() for text in texts]
-    # "\x00" between texts (and after the last) is not a word character: no token spans two
-    # texts, and every token is followed by a code point.
-    cps = np.frombuffer("\x00".join([*normal, ""]).encode("utf-32-le", "surrogatepass"), "<u4")
-    text_start = np.zeros(len(texts) + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, normal), np.int64, len(normal)) + 1, out=text_start[1:])
-    kind = _kinds(cps)
-    if kind.max(initial=0) == _DROPPED_CHAR:
-        # Rare (the repair stage drops most; 14 texts of syndication `large` hold one): taken
-        # out of the code points, 0.02 s where `_INVISIBLE.sub` on every text took 0.17 s.
-        dropped = np.flatnonzero(kind == _DROPPED_CHAR)
-        text_start -= np.searchsorted(dropped, text_start)
-        kept = kind != _DROPPED_CHAR
-        cps, kind = cps[kept], kind[kept]
-    word = kind.view(np.bool_)  # 0 or 1 by now
+    cps, word, text_start = _code_points(texts)
     cp_start, cp_end = true_runs(word)
     token_bounds = np.searchsorted(cp_start, text_start)
     # The tokens with a space after each: what `content_hash` hashes, text by text (without the

@@ -151,3 +151,18 @@ def test_token_memo_probes_past_keys_that_share_a_slot(monkeypatch):
         buf = np.frombuffer(data, np.uint8)
         got = memo(buf, start, start + lengths)
         assert np.array_equal(got, TokenHasher()(tokens))
+
+
+def test_code_points_are_the_casefolded_text_for_every_code_point():
+    # `_code_points` casefolds through tables built from `str.casefold`, one code point at a
+    # time: every code point (surrogates too), in texts cut at arbitrary places.
+    every = "".join(map(chr, range(0x110000)))
+    texts = [every[i : i + 70_001] for i in range(0, len(every), 70_001)] + ["", "ß"]
+    cps, word, text_start = signatures._code_points(texts)
+    for i, text in enumerate(texts):
+        want = signatures._INVISIBLE.sub("", text.casefold()) + "\x00"
+        got = cps[text_start[i] : text_start[i + 1]].tobytes().decode("utf-32-le", "surrogatepass")
+        assert got == want, i
+        assert word[text_start[i] : text_start[i + 1]].tolist() == [
+            c.isalnum() or c == "_" for c in want
+        ]
