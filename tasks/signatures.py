@@ -313,9 +313,11 @@ class TokenMemo:
     with numpy. A slot is a row of four words: the two key words of a token (`_KEY_BYTES`; the
     first one 0: an empty slot), its value (0 for a moment while its token is being valued: a
     value never is 0, as Adler-32's low half is 1 plus at most 16 * 255) and a spare word, so
-    that a lookup reads one cache line and `np.take` copies 32-byte rows (its fast path; three
-    separate arrays took 3 times as long to read). Kept at most half full: 97% of the tokens
-    are found at their first slot (a third full: 98%, and no faster).
+    that a lookup reads one cache line and `np.take` copies 32-byte rows (its fast path: 105,000
+    lookups in a 2**19-slot table took 0.3 ms, 2.4 ms from three separate arrays; the memo
+    took 0.31 s a night where it took 0.38 s). Kept at most half full: 97% of the tokens are
+    found at their first slot (a third full: 98%, and no faster). Tokens of one key word only
+    in a table of their own, the others passed on to tables of longer keys: 20-30% slower.
     """
 
     def __init__(self) -> None:
