@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tasks.signatures import match_mask, sorted_unique, true_runs
+from tasks.signatures import end_token_memo, match_mask, sorted_unique, true_runs
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -661,9 +661,11 @@ def _night_for(token: str | None) -> _Night:
 
 
 def end_night(token: str) -> None:
-    """Let go of what the calls with this `night` token shared (`ordered_anchors_batch`)."""
+    """Let go of what the calls with this `night` token shared (`ordered_anchors_batch`, and
+    the token memo of `tasks.signatures.shingle_sets`)."""
     with _SHARED_LOCK:
         _SHARED.pop(token, None)
+    end_token_memo(token)
 
 
 class _Batch:

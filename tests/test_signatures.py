@@ -44,6 +44,10 @@ def test_batched_shingles_equal_one_text_at_a_time(monkeypatch, batch):
         "हिन्दी समाचार पत्र आज 𝐀𝐁𝐂 𠀀𠀁 日本語のニュース Straße İstanbul ΣΊΣΥΦΟΣ a\x00b c_d 3.5",
         "x" * 300 + " long tokens " + "y" * 1000,
         "  ... !!  ",  # no token at all
+        # Invisible characters are dropped: at a text's ends, alone, between texts.
+        "\u200b",
+        "\ufeffzero\u200dwidth joiners\u00ad",
+        "\u2060a b\u200c",
         # Token lengths past one byte and past two bytes take other sort types (`_crc32`).
         "é" * 40_000 + " " + "ü" * 10_000 + " end",
     ]
@@ -88,12 +92,85 @@ def test_a_chunk_is_signed_as_its_texts_are_one_by_one():
     assert "#2026" in found[0] and "ostmere's" in found[0]
 
 
-def test_word_table_is_pythons_word_test():
-    # `_BMP_WORD` is read off the runs that re's `\w+` finds in one string of the whole BMP.
-    want = [chr(c).isalnum() or c == 0x5F for c in range(0x10000)]
-    assert signatures._BMP_WORD.dtype == np.bool_
-    assert signatures._BMP_WORD.tolist() == want
+def test_match_mask_marks_the_characters_of_matches():
     text = "ab_1 ²\x00 -x"
     mask = signatures.match_mask(signatures._WORD, text)
     assert mask.tolist() == [c.isalnum() or c == "_" for c in text]
     assert signatures.match_mask(signatures._WORD, "").tolist() == []
+
+
+def test_a_night_memo_gives_what_fresh_calls_give(monkeypatch):
+    from tasks.anchors import end_night
+
+    monkeypatch.setattr(signatures, "BATCH_TEXTS", 2)
+    # Keys are the tokens' first 16 bytes as two words: tokens that share 8 or 16 of them, and
+    # of 8, 9, 16 and 17 bytes (17 and more are not memoised), 2- and 4-byte UTF-8.
+    first = [
+        "abcdefgh abcdefghi abcdefghijklmnop abcdefghijklmnopq",
+        "the pier the pier the pier opened",
+        "straße über 𝐀𝐁𝐂",
+    ]
+    later = [
+        "abcdefgx abcdefghj abcdefghijklmnoq abcdefghijklmnopr the pier",
+        "über straße pier the new words 𝐀𝐁𝐂𝐃",
+        # More tokens than the first table holds: it grows.
+        "abcdefgh abcdefghi abcdefghijklmnop abcdefghijklmnopq "
+        + " ".join(map(str, range(40_000))),
+    ]
+    night = "test-night"
+    chunks = (first, later, first)  # the last one's tokens all come from before the table grew
+    try:
+        got = [shingle_sets(texts, 5, night=night) for texts in chunks]
+        memo = signatures._MEMOS[night]
+        assert memo.count == len({t for text in first + later for t in normalise(text)}) - 2
+    finally:
+        end_night(night)
+    assert night not in signatures._MEMOS
+    for texts, (shas, shingles) in zip(chunks, got, strict=True):
+        want_shas, want_shingles = shingle_sets(texts, 5)
+        assert shas == want_shas
+        hasher = TokenHasher()
+        for text, have, want in zip(texts, shingles, want_shingles, strict=True):
+            assert np.array_equal(have, want)
+            assert np.array_equal(have, shingle_hashes(hasher(normalise(text)), 5))
+    # One night at a time: a new token lets the last one's memo go.
+    shingle_sets(first, 5, night="one")
+    shingle_sets(first, 5, night="two")
+    assert list(signatures._MEMOS) == ["two"]
+    end_night("two")
+
+
+def test_token_memo_probes_past_keys_that_share_a_slot(monkeypatch):
+    # Every key on one slot: each lookup walks past all the others, so any key word left
+    # uncompared or value misplaced shows. Keys sharing their first or second word among them.
+    monkeypatch.setattr(
+        signatures.TokenMemo, "_home", lambda self, key0, key1: np.zeros(len(key0), np.intp)
+    )
+    words = ["abcdefgh", "abcdefghi", "abcdefghj", "abcdefgx", "xbcdefghi", "é" * 8, "é" * 9]
+    words += ["abcdefghijklmnop", "abcdefghijklmnoq", "abcdefghijklmnopq", "ab", "a"]
+    memo = signatures.TokenMemo()
+    rng = np.random.default_rng(5)
+    # The first key in holds the slot: a key that shares its first word is looked up there first.
+    for size in (1, 30, 30, 30):
+        tokens = [words[i] for i in rng.integers(0, len(words), size)] if size > 1 else words[1:2]
+        data = " ".join(tokens).encode() + b" " + bytes(signatures._KEY_BYTES)
+        lengths = np.array([len(t.encode()) for t in tokens], np.int64)
+        start = np.cumsum(lengths + 1) - lengths - 1
+        buf = np.frombuffer(data, np.uint8)
+        got = memo(buf, start, start + lengths)
+        assert np.array_equal(got, TokenHasher()(tokens))
+
+
+def test_code_points_are_the_casefolded_text_for_every_code_point():
+    # `_code_points` casefolds through tables built from `str.casefold`, one code point at a
+    # time: every code point (surrogates too), in texts cut at arbitrary places.
+    every = "".join(map(chr, range(0x110000)))
+    texts = [every[i : i + 70_001] for i in range(0, len(every), 70_001)] + ["", "ß"]
+    cps, word, text_start = signatures._code_points(texts)
+    for i, text in enumerate(texts):
+        want = signatures._INVISIBLE.sub("", text.casefold()) + "\x00"
+        got = cps[text_start[i] : text_start[i + 1]].tobytes().decode("utf-32-le", "surrogatepass")
+        assert got == want, i
+        assert word[text_start[i] : text_start[i + 1]].tolist() == [
+            c.isalnum() or c == "_" for c in want
+        ]
