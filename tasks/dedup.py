@@ -280,15 +280,31 @@ def _sign_texts(
     occurs more than once (exact copies: 2,300 of the 20,000 texts of syndication `large`) is
     signed once, and its copies get the same signatures (the same objects; nothing changes them).
     """
-    slot: dict[str, int] = {}
-    index = [slot.setdefault(text, len(slot)) for text in texts]
     night = uuid.uuid4().hex
     try:
-        shas, shingles, vocab, found, groups = _sign_chunks(
-            list(slot), shingle_words, workers, sites, tags, night
-        )
+        if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:
+            index, parts = _signed_chunks(texts, shingle_words, night, None, 0)
+            groups = tag_hash_groups(sites, tags)
+        else:
+            # spawn, not fork: see tasks.runner. The tasks live in `tasks.signatures` and
+            # `tasks.boilerplate`, so a worker imports those light modules, not this one (which
+            # imports Prefect: seconds).
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(
+                max_workers=workers - 1,
+                mp_context=context,
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            ) as pool:
+                # The workers start at the first submit, before this process looks for copies;
+                # they need nothing from the main module.
+                with _main_module_hidden():
+                    grouping = pool.submit(tag_hash_groups, sites, tags)
+                index, parts = _signed_chunks(texts, shingle_words, night, pool, workers - 1)
+                groups = grouping.result()
     finally:
         end_night(night)
+    shas, shingles, vocab, found = _joined(parts)
     return (
         [shas[k] for k in index],
         [shingles[k] for k in index],
@@ -301,41 +317,28 @@ def _sign_texts(
 Chunk = tuple[list[str], list[U64], tuple[list[str], KeyLists]]
 
 
-def _sign_chunks(
+def _signed_chunks(
     texts: Sequence[str],
     shingle_words: int,
-    workers: int,
-    sites: Sequence[str | None],
-    tags: Sequence[U64] | None,
     night: str,
-) -> tuple[list[str], list[U64], Vocabulary, KeyLists, list[int | None]]:
-    """`_sign_texts` of distinct texts: their signatures, and the template groups of the
-    documents that `sites` and `tags` describe."""
-    chunks = [texts[i : i + SIGN_CHUNK] for i in range(0, len(texts), SIGN_CHUNK)]
+    pool: ProcessPoolExecutor | None,
+    workers: int,
+) -> tuple[list[int], dict[int, Chunk]]:
+    """Each text's number among the distinct texts, and the signatures of those, by chunk of
+    `SIGN_CHUNK`: signed here, or by the `pool`'s `workers` first to last while this process
+    signs from the last one back until they meet (both share the whole of the work)."""
+    slot: dict[str, int] = {}
+    index = [slot.setdefault(text, len(slot)) for text in texts]
+    distinct = list(slot)
+    chunks = [distinct[i : i + SIGN_CHUNK] for i in range(0, len(distinct), SIGN_CHUNK)]
+    if pool is None:
+        return index, {i: sign_chunk(chunk, shingle_words, night) for i, chunk in enumerate(chunks)}
     parts: dict[int, Chunk] = {}
-    if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:
-        parts = {i: sign_chunk(chunk, shingle_words, night) for i, chunk in enumerate(chunks)}
-        return (*_joined(parts), tag_hash_groups(sites, tags))
-    # spawn, not fork: see tasks.runner. The tasks live in `tasks.signatures` and
-    # `tasks.boilerplate`, so a worker imports those light modules, not this one (which imports
-    # Prefect: seconds).
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers - 1,
-        mp_context=context,
-        initializer=exit_with_parent,
-        initargs=(os.getpid(),),
-    ) as pool:
-        # The workers start at the first submit; they need nothing from the main module.
-        with _main_module_hidden():
-            grouping = pool.submit(tag_hash_groups, sites, tags)
-        futures = _Front(pool, chunks, shingle_words, night, workers - 1)
-        # This process signs chunks from the last one back until it meets the workers.
-        while (i := futures.take_last()) is not None:
-            parts[i] = sign_chunk(chunks[i], shingle_words, night)
-        found = grouping.result()
-        parts.update(futures.results())
-    return (*_joined(parts), found)
+    futures = _Front(pool, chunks, shingle_words, night, workers)
+    while (i := futures.take_last()) is not None:
+        parts[i] = sign_chunk(chunks[i], shingle_words, night)
+    parts.update(futures.results())
+    return index, parts
 
 
 class _Front:
@@ -344,7 +347,12 @@ class _Front:
     last chunks a worker had queued made this process wait on it for up to three chunks)."""
 
     def __init__(
-        self, pool: ProcessPoolExecutor, chunks: list[Sequence[str]], size: int, night: str, n: int
+        self,
+        pool: ProcessPoolExecutor,
+        chunks: Sequence[Sequence[str]],
+        size: int,
+        night: str,
+        n: int,
     ) -> None:
         self._pool, self._chunks, self._size, self._night = pool, chunks, size, night
         self._lock = threading.Lock()
@@ -579,15 +587,16 @@ def dedup_night(
 ) -> NightResult:
     """Cluster the night's REPAIRED rows, matched against `earlier` nights' documents."""
     earlier = earlier or Earlier()
-    # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
-    rows = table.select(ROW_COLUMNS).to_pylist()
-    n, m = len(rows), len(earlier.rows)
+    # Signed first: a worker process starts as soon as there is something to give it.
     signed = signed or sign(
         table.column("text").to_pylist(),
         cfg,
-        sites=[r["site"] for r in rows],
+        sites=table.column("site").to_pylist(),
         tags=page_templates(table),
     )
+    # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
+    rows = table.select(ROW_COLUMNS).to_pylist()
+    n, m = len(rows), len(earlier.rows)
     stats: Counter[str] = Counter()
 
     # Nodes 0..n-1 are tonight's documents, n..n+m-1 the matched earlier ones.
