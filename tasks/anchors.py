@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tasks.signatures import end_token_memo, match_mask, sorted_unique, true_runs
+from tasks.signatures import end_token_memo, match_mask, sorted_counts, sorted_unique, true_runs
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -241,8 +241,8 @@ def template_free(found: KeyLists, groups: Sequence[int | None]) -> KeyLists:
     # A document's keys are distinct: a (group, key) met twice is in two of its documents.
     width = int(found.ids.max()) + 1
     code = of[inside] * width + found.ids[inside]
-    values = np.sort(code)
-    twice = sorted_unique(values[1:][values[1:] == values[:-1]])
+    values, counts = sorted_counts(code)
+    twice = values[counts > 1]
     if not len(twice):
         return found
     keep = np.ones(len(found.ids), bool)

@@ -85,7 +85,7 @@ from tasks.schema import (
     QUARANTINED,
     Split,
 )
-from tasks.signatures import U64, sample_threshold, sign_chunk
+from tasks.signatures import U64, sample_threshold, sign_chunk, sorted_counts
 from tasks.workers import exit_with_parent
 
 STAGE = "dedup"
@@ -507,7 +507,7 @@ def component_profiles(keys: KeyLists, groups: Sequence[Sequence[int]]) -> KeyLi
         return KeyLists(taken.ids, np.zeros(len(groups) + 1, np.int64))
     group = np.repeat(np.arange(len(groups), dtype=np.int64), sizes)[taken.owners()]
     width = int(taken.ids.max()) + 1
-    values, counts = np.unique(group * width + taken.ids, return_counts=True)
+    values, counts = sorted_counts(group * width + taken.ids)
     values = values[counts >= (sizes[values // width] + 1) // 2]
     owner = values // width
     return KeyLists(values % width, np.searchsorted(owner, np.arange(len(groups) + 1)))

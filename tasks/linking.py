@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tasks.anchors import KeyLists
-from tasks.signatures import U64
+from tasks.signatures import U64, sorted_counts
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -89,8 +89,7 @@ def candidate_pairs(keys: U64, owners: I64) -> I64:
     width = int(o.max()) + 1
     hi = o[members]
     code = np.concatenate((o[group_start[members]] * width + hi, o[members - 1] * width + hi))
-    code.sort()
-    code = code[np.concatenate(([True], code[1:] != code[:-1]))[: len(code)]]
+    code = sorted_counts(code)[0]
     return np.stack([code // width, code % width], axis=1)
 
 

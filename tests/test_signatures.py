@@ -174,3 +174,15 @@ def test_code_points_are_the_casefolded_text_for_every_code_point():
         assert word[text_start[i] : text_start[i + 1]].tolist() == [
             c.isalnum() or c == "_" for c in want
         ]
+
+
+def test_sorted_counts_are_numpys_unique_with_counts_at_any_width():
+    rng = np.random.default_rng(2)
+    for high in (10, 1 << 31, 1 << 40):
+        codes = rng.integers(0, high, 5_000)
+        values, counts = signatures.sorted_counts(codes)
+        want_values, want_counts = np.unique(codes, return_counts=True)
+        assert values.dtype == np.int64
+        assert np.array_equal(values, want_values) and np.array_equal(counts, want_counts)
+    values, counts = signatures.sorted_counts(np.zeros(0, np.int64))
+    assert len(values) == len(counts) == 0
