@@ -578,9 +578,10 @@ def sample_threshold(rate: int) -> np.uint64:
 
 def sign_chunk(
     texts: Sequence[str], size: int, night: str | None = None
-) -> tuple[list[str], list[U64], tuple[list[str], KeyLists]]:
+) -> tuple[list[str], list[U64], tuple[str, KeyLists]]:
     """The per-document signatures of a chunk of texts: `shingle_sets` and the cross-lingual keys
-    in text order (`tasks.anchors.anchor_lists`), both from one NFKC normalisation of the
+    in text order (`tasks.anchors.anchor_lists`: their strings joined by "\x00", which no key
+    holds: one object to send back, not one per key), both from one NFKC normalisation of the
     texts, sharing what the chunks of one `night` token meet in this process. A spawned
     worker's unit of work: this module and `tasks.anchors` import no more than numpy."""
     # Imported here: `tasks.anchors` builds on this module (`sorted_unique`).
@@ -588,4 +589,5 @@ def sign_chunk(
 
     normal = [unicodedata.normalize("NFKC", text) for text in texts]
     shas, shingles = shingle_sets(normal, size, nfkc=True, night=night)
-    return shas, shingles, anchor_lists(normal, night, nfkc=True)
+    strings, found = anchor_lists(normal, night, nfkc=True)
+    return shas, shingles, ("\x00".join(strings), found)
