@@ -95,17 +95,16 @@ R = TypeVar("R")
 # the state held in memory at once is 1/KEY_BUCKETS of the stored keys.
 KEY_BUCKETS = 64
 # Documents per signing task: big enough that process hand-off is a small share of the work,
-# small enough that this process can take over the chunks a worker has not started and the two
-# finish close together (when this process runs out, a worker may have one chunk running and
-# two queued, past cancelling).
-# On syndication `large` in 2 processes (dedup_night, best of 4): 250 5.74 s, 500 5.45 s,
-# 1,000 5.53 s.
+# small enough that the two processes finish close together (a worker is handed one chunk at a
+# time, so this process waits at most for the one it is signing).
+# On syndication `large` in 2 processes (dedup_night, best of 4): 250 3.64 s, 500 3.73 s,
+# 1,000 3.58 s (the same within the noise).
 SIGN_CHUNK = 500
-# Nights smaller than this sign in one process: a spawned worker takes 0.5-2 s to start and
-# build its tables (more on a loaded machine), while signing takes about 0.2 ms a document. On
+# Nights smaller than this sign in one process: a spawned worker takes 0.3 s or more to reach
+# its first task (more on a loaded machine), while signing takes about 0.1 ms a document. On
 # the first documents of syndication `large`, `dedup_night` in one and two processes (best of 4):
-# 2,500 0.79 and 1.08 s, 5,000 1.62 and 1.55 s, 10,000 3.22 and 2.90 s, 20,000 7.4 and 5.4 s.
-PARALLEL_MIN_DOCS = 10_000
+# 2,500 0.65 and 0.67 s, 5,000 1.30 and 1.18 s, 10,000 2.38 and 1.92 s.
+PARALLEL_MIN_DOCS = 5_000
 
 
 @dataclass(frozen=True)
