@@ -32,7 +32,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tasks.signatures import end_token_memo, match_mask, sorted_counts, sorted_unique, true_runs
+from tasks.signatures import (
+    end_token_memo,
+    match_mask,
+    night_shared,
+    sorted_counts,
+    sorted_unique,
+    true_runs,
+)
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -650,14 +657,7 @@ def anchor_lists(
 
 
 def _night_for(token: str | None) -> _Night:
-    if token is None:
-        return _Night()
-    with _SHARED_LOCK:
-        state = _SHARED.get(token)
-        if state is None:
-            _SHARED.clear()
-            state = _SHARED[token] = _Night()
-        return state
+    return night_shared(_SHARED, _SHARED_LOCK, token, _Night)
 
 
 def end_night(token: str) -> None:

@@ -22,7 +22,7 @@ import re
 import threading
 import unicodedata
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -35,6 +35,7 @@ U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 A = TypeVar("A", U64, I64)
+S = TypeVar("S")
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MASK64 = (1 << 64) - 1
@@ -447,15 +448,24 @@ _MEMOS: dict[str, TokenMemo] = {}
 _MEMOS_LOCK = threading.Lock()
 
 
-def _memo_for(token: str | None) -> TokenMemo:
+def night_shared(
+    shared: dict[str, S], lock: threading.Lock, token: str | None, make: Callable[[], S]
+) -> S:
+    """What the calls with one night `token` share in this process (`shared`, guarded by
+    `lock`): one token at a time, a new one lets the last one's go; a fresh one without a
+    token."""
     if token is None:
-        return TokenMemo()
-    with _MEMOS_LOCK:
-        memo = _MEMOS.get(token)
-        if memo is None:
-            _MEMOS.clear()
-            memo = _MEMOS[token] = TokenMemo()
-        return memo
+        return make()
+    with lock:
+        item = shared.get(token)
+        if item is None:
+            shared.clear()
+            item = shared[token] = make()
+        return item
+
+
+def _memo_for(token: str | None) -> TokenMemo:
+    return night_shared(_MEMOS, _MEMOS_LOCK, token, TokenMemo)
 
 
 def end_token_memo(token: str) -> None:
