@@ -479,6 +479,40 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
         assert np.array_equal(one[1][i], shingles[0]), i
 
 
+def test_each_chunk_is_signed_once_by_either_side_and_a_failing_one_is_raised(monkeypatch):
+    # This process takes chunks from the last one back while the pool's worker is handed them
+    # from the first, one at a time: every chunk is signed exactly once, and an error raised
+    # on either side reaches the caller (a thread stands in for the worker process).
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from tasks import dedup
+    from tasks.anchors import KeyLists
+
+    seen = []
+
+    def fake_sign(chunk, size, night):
+        seen.append(tuple(chunk))
+        if "bad" in chunk:
+            raise ValueError("bad chunk")
+        empty = [np.zeros(0, np.uint64)] * len(chunk)
+        return [f"sha-{t}" for t in chunk], empty, ("", KeyLists.of([[]] * len(chunk)))
+
+    monkeypatch.setattr(dedup, "sign_chunk", fake_sign)
+    monkeypatch.setattr(dedup, "SIGN_CHUNK", 3)
+    texts = [f"t{i}" for i in range(40)] + ["t3", "t5"]
+    with ThreadPoolExecutor(1) as pool:
+        index, parts = dedup._signed_chunks(texts, 5, "night", pool, 1)
+    distinct = [f"t{i}" for i in range(40)]
+    assert sorted(seen) == sorted(tuple(distinct[i : i + 3]) for i in range(0, 40, 3))
+    assert [sha for i in sorted(parts) for sha in parts[i][0]] == [f"sha-{t}" for t in distinct]
+    assert index[-2:] == [3, 5]
+    for bad_at in (0, 20, 41):
+        with pytest.raises(ValueError, match="bad chunk"), ThreadPoolExecutor(1) as pool:
+            dedup._signed_chunks([*distinct[:bad_at], "bad", *distinct[bad_at:]], 5, "n", pool, 1)
+
+
 def test_garbage_collection_is_resumed_after_dedup_even_on_error():
     import gc
 
