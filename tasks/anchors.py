@@ -160,10 +160,16 @@ class KeyLists:
     def __getitem__(self, i: int) -> I64:
         return self.ids[self.bounds[i] : self.bounds[i + 1]]
 
+    @staticmethod
+    def bounds_of(lengths: Sequence[int] | I64) -> I64:
+        """`bounds` of lists of these lengths."""
+        bounds = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=bounds[1:])
+        return bounds
+
     @classmethod
     def of(cls, lists: Sequence[Sequence[int] | I64]) -> KeyLists:
-        bounds = np.zeros(len(lists) + 1, np.int64)
-        np.cumsum([len(x) for x in lists], out=bounds[1:])
+        bounds = cls.bounds_of([len(x) for x in lists])
         ids = np.concatenate([np.asarray(x, np.int64) for x in lists]) if lists else bounds[:0]
         return cls(ids.astype(np.int64, copy=False), bounds)
 
@@ -188,8 +194,7 @@ class KeyLists:
         """The lists of these documents, in this order."""
         rows = np.asarray(rows, np.int64)
         length = self.lengths()[rows]
-        bounds = np.zeros(len(rows) + 1, np.int64)
-        np.cumsum(length, out=bounds[1:])
+        bounds = self.bounds_of(length)
         if not bounds[-1]:
             return KeyLists(self.ids[:0], bounds)
         return KeyLists(
@@ -223,8 +228,7 @@ class Vocabulary:
 
     def lists(self, lists: Sequence[Sequence[str]]) -> KeyLists:
         """`KeyLists` of lists of key strings."""
-        bounds = np.zeros(len(lists) + 1, np.int64)
-        np.cumsum([len(x) for x in lists], out=bounds[1:])
+        bounds = KeyLists.bounds_of([len(x) for x in lists])
         return KeyLists(self.ids([s for x in lists for s in x]), bounds)
 
     def strings_of(self, keys: I64) -> list[str]:
@@ -677,7 +681,7 @@ class _Batch:
         # "\x00" between texts is no word character, digit, separator or name letter: no key
         # spans two texts, and each text starts and ends as it does alone.
         self.joined = "\x00".join(self.normal)
-        self.cps = np.frombuffer(self.joined.encode("utf-32-le", "surrogatepass"), np.uint32)
+        self.cps = _code_points(self.joined)
         lengths = np.fromiter(map(len, self.normal), np.int64, len(texts))
         self.starts = (np.cumsum(lengths + 1) - lengths - 1).tolist()
         number = np.arange(len(texts), dtype=np.min_scalar_type(len(texts)))
@@ -868,7 +872,7 @@ def _name_keys(batch: _Batch, night: _Night) -> _Found:
         casefolds = [batch.joined[start[i] : end[i]].casefold() for i in wide.tolist()]
         length[wide] = [len(f) for f in casefolds]
         first[wide] = len(folded) + np.cumsum(length[wide]) - length[wide]
-        extra = np.frombuffer("".join(casefolds).encode("utf-32-le"), np.uint32)
+        extra = _code_points("".join(casefolds))
         folded = np.concatenate((folded, extra))
     hashes = night.hashes(folded, first, length)
     # Each name's first copy in the batch, through the table of hash slots.

@@ -439,6 +439,16 @@ def sign(
     )
 
 
+def sign_table(table: pa.Table, cfg: DedupConfig) -> Signed:
+    """`sign` of a night's REPAIRED rows: their texts, sites and page templates."""
+    return sign(
+        table.column("text").to_pylist(),
+        cfg,
+        sites=table.column("site").to_pylist(),
+        tags=page_templates(table),
+    )
+
+
 # --------------------------------------------------------------------------- earlier nights
 
 
@@ -591,12 +601,7 @@ def dedup_night(
     """Cluster the night's REPAIRED rows, matched against `earlier` nights' documents."""
     earlier = earlier or Earlier()
     # Signed first: a worker process starts as soon as there is something to give it.
-    signed = signed or sign(
-        table.column("text").to_pylist(),
-        cfg,
-        sites=table.column("site").to_pylist(),
-        tags=page_templates(table),
-    )
+    signed = signed or sign_table(table, cfg)
     # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
     rows = table.select(ROW_COLUMNS).to_pylist()
     n, m = len(rows), len(earlier.rows)
@@ -930,7 +935,7 @@ def _documents_table(
             arrays = getattr(signed, f.name)
             columns.append(_hash_lists([arrays[i] for i in rank], f))
         elif f.name == "anchors":
-            columns.append(_key_strings(signed.anchors.take(order), signed.vocab, f))
+            columns.append(_anchor_column(signed.anchors.take(order), signed.vocab, f))
         elif f.name in values:
             columns.append(pa.array(values[f.name], f.type).take(order))
         else:
@@ -938,7 +943,7 @@ def _documents_table(
     return pa.Table.from_arrays(columns, schema=DEDUP_DOCUMENTS)
 
 
-def _key_strings(lists: KeyLists, vocab: Vocabulary, field: pa.Field) -> pa.Array:
+def _anchor_column(lists: KeyLists, vocab: Vocabulary, field: pa.Field) -> pa.Array:
     """A list<string> column of key lists, taken from the vocabulary's strings in Arrow."""
     strings = pa.array(vocab.strings, pa.string()).take(pa.array(lists.ids, pa.int64()))
     return pa.ListArray.from_arrays(pa.array(lists.bounds, pa.int32()), strings).cast(field.type)
@@ -1105,12 +1110,7 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
     progress(f"dedup: clustering {total} documents")
     # Dedup compares every document with every other, so it reads the night whole.
     night = io.read_table(source)
-    signed = sign(
-        night.column("text").to_pylist(),
-        cfg,
-        sites=night.column("site").to_pylist(),
-        tags=page_templates(night),
-    )
+    signed = sign_table(night, cfg)
     doc_ids = night.column("doc_id").to_pylist()
     tonight_keys = keys_table(doc_ids, [""] * len(doc_ids), signed.keys)
     key_nights = _earlier_nights(layout, "keys")
