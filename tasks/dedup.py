@@ -45,7 +45,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import get_run_logger, task
@@ -68,7 +69,7 @@ from tasks.boilerplate import (
 from tasks.linking import (
     UnionFind,
     candidate_pairs,
-    containment,
+    containments,
     near_verdict,
     position_agreement,
     translation_matches,
@@ -206,23 +207,24 @@ def exact_key(sha256_hex: str) -> int:
 
 def _candidate_keys(core: Sequence[U64], shas: Sequence[str], rate: int) -> list[U64]:
     """Per document its sampled core shingles (`sample_keys`, in order) then its exact key,
-    laid out in one array for the whole night (per document, the numpy calls cost more than the
-    work)."""
+    laid out in one array for the whole night. Sampled one document at a time: the night's
+    shingles in one array (and an owner for each) took twice as long, mostly to map in the
+    memory of arrays of 8 million entries."""
     n = len(core)
     if n == 0:
         return []
-    values = np.concatenate(core)
-    owners = np.repeat(np.arange(n, dtype=np.int64), [len(c) for c in core])
-    sampled = values < sample_threshold(rate)
-    values, owners = values[sampled], owners[sampled]
-    # Document d's slot: its sampled keys, then its exact key; the d exact keys before it shift
-    # it by d.
-    ends = np.cumsum(np.bincount(owners, minlength=n)) + np.arange(n)
-    out = np.empty(len(values) + n, np.uint64)
-    out[np.arange(len(values)) + owners] = values
+    threshold = sample_threshold(rate)
+    sampled = [c[c < threshold] for c in core]
+    bounds = np.zeros(n + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, sampled), np.int64, n) + 1, out=bounds[1:])
+    out = np.empty(int(bounds[-1]), np.uint64)
+    ends = bounds[1:] - 1
+    body = np.ones(len(out), bool)
+    body[ends] = False
+    out[body] = np.concatenate(sampled)
     out[ends] = np.fromiter((exact_key(sha) for sha in shas), np.uint64, n)
-    bounds = np.concatenate(([0], ends + 1)).tolist()
-    return [out[bounds[d] : bounds[d + 1]] for d in range(n)]
+    edges = bounds.tolist()
+    return [out[edges[d] : edges[d + 1]] for d in range(n)]
 
 
 def _without_gc(fn: Callable[P, R]) -> Callable[P, R]:
@@ -245,6 +247,16 @@ def _without_gc(fn: Callable[P, R]) -> Callable[P, R]:
                 gc.enable()
 
     return wrapper
+
+
+def _in_thread(fn: Callable[[], R]) -> Future[R]:
+    """`fn()` run in a thread of its own, beside this one (numpy's sorts and Arrow's kernels
+    release the GIL while they work)."""
+    side = ThreadPoolExecutor(max_workers=1)
+    try:
+        return side.submit(fn)
+    finally:
+        side.shutdown(wait=False)  # the thread ends with `fn`
 
 
 @contextmanager
@@ -597,13 +609,18 @@ def dedup_night(
     run_date: str,
     earlier: Earlier | None = None,
     signed: Signed | None = None,
+    ordered: KeyRows | None = None,
 ) -> NightResult:
-    """Cluster the night's REPAIRED rows, matched against `earlier` nights' documents."""
+    """Cluster the night's REPAIRED rows, matched against `earlier` nights' documents
+    (`signed`, `ordered`: the rows' `sign_table` and `key_rows`, if already made)."""
     earlier = earlier or Earlier()
     # Signed first: a worker process starts as soon as there is something to give it.
     signed = signed or sign_table(table, cfg)
     # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
     rows = table.select(ROW_COLUMNS).to_pylist()
+    # The keys table's sort (0.1 s on syndication `large`) in a thread while this one clusters:
+    # numpy sorts without the GIL, and the clustering is mostly Python code.
+    sorting = _in_thread(lambda: ordered or key_rows([row["doc_id"] for row in rows], signed.keys))
     n, m = len(rows), len(earlier.rows)
     stats: Counter[str] = Counter()
 
@@ -633,49 +650,71 @@ def dedup_night(
         return source_key(rows[node]) if node < n else earlier.rows[node - n].get("source")
 
     groups = signed.groups
+    near = functools.partial(
+        near_verdict,
+        min_containment=cfg.near_containment,
+        min_shared=cfg.min_shared,
+        min_larger_share=cfg.min_larger_share,
+    )
+
+    def verdict(a: int, b: int) -> float | None:
+        """The score of a and b as near copies (1.0 for the same text), or None."""
+        if sha_of(a) == sha_of(b):
+            return 1.0
+        return near(shingles_of(a), shingles_of(b))
+
+    def link(a: int, b: int, score: float) -> None:
+        uf.union(a, b)
+        stats["near_links"] += 1
+        for node in (a, b):
+            link_score[node] = max(link_score.get(node, 0.0), score)
 
     def verify(a: int, b: int) -> None:
-        """Link a (tonight's) and b (tonight's, or an earlier one when b >= n) if they pass."""
+        """Link tonight's a and an earlier b (b >= n) if they pass."""
         if uf.find(a) == uf.find(b):
             stats["pairs_skipped_same_cluster"] += 1
-            return
-        if b < n:
-            if groups[a] is not None and groups[a] == groups[b]:
-                # One site's pages: what they share is its template (tasks.boilerplate).
-                stats["pairs_same_site"] += 1
-                return
         elif source_of(a) == source_of(b):
             # A changed page at the same URL (or file at the same path) is a new revision of
             # the earlier one (tasks/reingest.py numbers it), not a copy of it.
             stats["pairs_same_source"] += 1
-            return
         elif same_template(*template_of(a), *template_of(b)):
             # The same across nights: an earlier page of tonight's page's template.
             stats["pairs_same_site"] += 1
-            return
-        stats["pairs_verified"] += 1
-        if sha_of(a) == sha_of(b):
-            score: float | None = 1.0
         else:
-            score = near_verdict(
-                shingles_of(a),
-                shingles_of(b),
-                min_containment=cfg.near_containment,
-                min_shared=cfg.min_shared,
-                min_larger_share=cfg.min_larger_share,
-            )
-        if score is not None:
-            uf.union(a, b)
-            stats["near_links"] += 1
-            for node in (a, b):
-                link_score[node] = max(link_score.get(node, 0.0), score)
+            stats["pairs_verified"] += 1
+            score = verdict(a, b)
+            if score is not None:
+                link(a, b, score)
 
     if n:
         owners = np.repeat(np.arange(n, dtype=np.int64), [len(k) for k in signed.keys])
         pairs = candidate_pairs(np.concatenate(signed.keys), owners)
         stats["candidate_pairs"] += len(pairs)
+        # Tonight's pairs (50,000-70,000 a night), their checks written out: `verify` per pair
+        # cost more than the verdicts.
+        find, shas, shingles = uf.find, signed.content_sha256, signed.shingles
+        skipped = same_site = verified = 0
         for a, b in pairs.tolist():
-            verify(a, b)
+            if find(a) == find(b):
+                skipped += 1
+                continue
+            group = groups[a]
+            if group is not None and group == groups[b]:
+                # One site's pages: what they share is its template (tasks.boilerplate).
+                same_site += 1
+                continue
+            verified += 1
+            if shas[a] == shas[b]:
+                link(a, b, 1.0)
+            elif (score := near(shingles[a], shingles[b])) is not None:
+                link(a, b, score)
+        for stat, count in (
+            ("pairs_skipped_same_cluster", skipped),
+            ("pairs_same_site", same_site),
+            ("pairs_verified", verified),
+        ):
+            if count:
+                stats[stat] += count
     for i, j in sorted(earlier.pairs):
         stats["candidate_pairs_earlier"] += 1
         keys_shared = earlier.shared_keys.get((i, j))
@@ -811,6 +850,7 @@ def dedup_night(
             # The canonical is an earlier document: its near group is the one holding the
             # earlier documents of the kept cluster.
             canon_group = group_of[keeper]
+        near_copies: list[int] = []
         for x in tonight:
             is_canonical = x == canonical_node
             fields: dict[str, Any] = {
@@ -837,14 +877,18 @@ def dedup_night(
                             4,
                         ),
                     )
+                elif canonical_node is not None:
+                    near_copies.append(x)  # its containment in the canonical, below
                 else:
-                    sim = (
-                        containment(signed.shingles[x], signed.shingles[canonical_node])
-                        if canonical_node is not None
-                        else link_score.get(x, 0.0)
-                    )
+                    sim = link_score.get(x, 0.0)
                     fields.update(method="near", similarity=round(min(1.0, sim), 4))
             out_fields[x] = fields
+        if canonical_node is not None and near_copies:
+            sims = containments(
+                [signed.shingles[x] for x in near_copies], signed.shingles[canonical_node]
+            )
+            for x, sim in zip(near_copies, sims, strict=True):
+                out_fields[x].update(method="near", similarity=round(min(1.0, sim), 4))
 
     deduped_rows = []
     states = []
@@ -858,11 +902,7 @@ def dedup_night(
     return NightResult(
         deduped=_deduped_table(table, deduped_rows),
         documents=_documents_table(table, rows, states, signed, cfg.run_id),
-        keys=keys_table(
-            [row["doc_id"] for row in rows],
-            [state[0] for state in states],
-            signed.keys,
-        ),
+        keys=keys_table(sorting.result(), [state[0] for state in states]),
         merges=pa.Table.from_pylist(merges, schema=DEDUP_MERGES),
         canonical=pa.Table.from_pylist(changes, schema=DEDUP_CANONICAL),
         stats=dict(stats),
@@ -954,26 +994,39 @@ def bucket_of(keys: U64) -> np.ndarray:
     return (keys >> np.uint64(shift)).astype(np.int32)
 
 
-def keys_table(doc_ids: Sequence[str], cluster_ids: Sequence[str], keys: Sequence[U64]) -> pa.Table:
-    """DEDUP_KEYS rows of documents (`keys[i]` held by `doc_ids[i]` of cluster `cluster_ids[i]`),
-    sorted by bucket then key then doc_id (one bucket per contiguous run of rows). Sorted in
-    numpy on the key and the document's rank; the strings are taken once, in that order."""
-    if not any(len(k) for k in keys):
-        return DEDUP_KEYS.empty_table()
-    values = np.concatenate(keys)
+@dataclass(frozen=True)
+class KeyRows:
+    """Documents' candidate keys in DEDUP_KEYS order (by bucket, key, then doc_id: one bucket
+    per contiguous run of rows): each row's key and document (its row number in `doc_ids`)."""
+
+    doc_ids: pa.Array
+    keys: U64
+    owners: npt.NDArray[np.int64]
+
+
+def key_rows(doc_ids: Sequence[str], keys: Sequence[U64]) -> KeyRows:
+    """`KeyRows` of documents (`keys[i]` held by `doc_ids[i]`): sorted in numpy on the key and
+    the document's rank; the strings are taken once, in that order, by `keys_table`."""
+    values = np.concatenate(keys) if keys else np.empty(0, np.uint64)
     owners = np.repeat(np.arange(len(doc_ids), dtype=np.int64), [len(k) for k in keys])
     ids = pa.array(doc_ids, pa.string())
     rank = np.empty(len(doc_ids), np.int64)
     rank[pc.sort_indices(ids).to_numpy()] = np.arange(len(doc_ids))
     # The bucket is the key's top bits: sorting by key sorts by bucket too.
     order = np.lexsort((rank[owners], values))
-    values, owners = values[order], owners[order]
+    return KeyRows(ids, values[order], owners[order])
+
+
+def keys_table(rows: KeyRows, cluster_ids: Sequence[str]) -> pa.Table:
+    """DEDUP_KEYS rows of `rows`, each document's cluster `cluster_ids[i]`."""
+    if not len(rows.keys):
+        return DEDUP_KEYS.empty_table()
     return pa.Table.from_arrays(
         [
-            pa.array(bucket_of(values), pa.int32()),
-            pa.array(values, pa.uint64()),
-            ids.take(owners),
-            pa.array(cluster_ids, pa.string()).take(owners),
+            pa.array(bucket_of(rows.keys), pa.int32()),
+            pa.array(rows.keys, pa.uint64()),
+            rows.doc_ids.take(rows.owners),
+            pa.array(cluster_ids, pa.string()).take(rows.owners),
         ],
         schema=DEDUP_KEYS,
     )
@@ -1112,7 +1165,8 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
     night = io.read_table(source)
     signed = sign_table(night, cfg)
     doc_ids = night.column("doc_id").to_pylist()
-    tonight_keys = keys_table(doc_ids, [""] * len(doc_ids), signed.keys)
+    ordered = key_rows(doc_ids, signed.keys)
+    tonight_keys = keys_table(ordered, [""] * len(doc_ids))
     key_nights = _earlier_nights(layout, "keys")
     matches: list[tuple[str, str, int]] = []
     if key_nights:
@@ -1168,7 +1222,9 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
     progress(
         f"dedup: {len(earlier.pairs)} candidate pairs with {len(earlier.rows)} earlier documents"
     )
-    result = dedup_night(night, cfg, run_date=layout.run_date, earlier=earlier, signed=signed)
+    result = dedup_night(
+        night, cfg, run_date=layout.run_date, earlier=earlier, signed=signed, ordered=ordered
+    )
     stage = run_stage(
         stage=STAGE,
         dataset="deduped",

@@ -111,6 +111,23 @@ def containment(a: U64, b: U64) -> float:
     return overlap(a, b) / small if small else 0.0
 
 
+def containments(sets: Sequence[U64], ref: U64) -> list[float]:
+    """`containment(s, ref)` of each of `sets` (sorted unique hash arrays), their values looked
+    up in `ref` at once: a cluster's copies against its canonical, 15,000-20,000 a night, cost
+    half as much as one call each."""
+    sizes = np.fromiter(map(len, sets), np.int64, len(sets))
+    if not len(ref) or not sizes.any():
+        return [0.0] * len(sets)
+    values = np.concatenate(sets)
+    hit = ref.take(ref.searchsorted(values), mode="clip") == values
+    held = np.zeros(len(values) + 1, np.int64)
+    np.cumsum(hit, out=held[1:])
+    ends = np.cumsum(sizes)
+    shared = (held[ends] - held[ends - sizes]).tolist()
+    small = np.minimum(sizes, len(ref)).tolist()
+    return [s / m if m else 0.0 for s, m in zip(shared, small, strict=True)]
+
+
 def near_verdict(
     a: U64, b: U64, *, min_containment: float, min_shared: int, min_larger_share: float
 ) -> float | None:
