@@ -45,12 +45,12 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -86,7 +86,13 @@ from tasks.schema import (
     QUARANTINED,
     Split,
 )
-from tasks.signatures import U64, sample_threshold, sign_chunk, sorted_counts
+from tasks.signatures import (
+    U64,
+    anchor_chunk,
+    sample_threshold,
+    shingle_chunk,
+    sorted_counts,
+)
 from tasks.workers import exit_with_parent
 
 STAGE = "dedup"
@@ -186,18 +192,51 @@ ROW_COLUMNS = [
 @dataclass
 class Signed:
     """Per-document signatures of a set of documents, in input order. `shingles` are the core
-    shingles (site template removed, see `tasks.boilerplate`); `groups` the template groups."""
+    shingles (site template removed, see `tasks.boilerplate`); `groups` the template groups.
+
+    The cross-lingual keys come last: a worker process computes them while this one clusters
+    on the shingles, and `vocab` and `anchors` wait for them (this process takes the chunks
+    left). Use as a context manager, or `close` it: that stops the worker if they were never
+    asked for."""
 
     shingles: list[U64]
     keys: list[U64]
-    # The cross-lingual keys (ids into `vocab`) in the order the text first uses them, without
-    # those of its site template.
-    anchors: KeyLists
-    vocab: Vocabulary
     content_sha256: list[str]
     groups: list[int | None]
     sites: list[str | None]
     template_tags: list[U64]
+    signing: _Signing | None = field(default=None, repr=False)
+    cross: tuple[Vocabulary, KeyLists] | None = field(default=None, repr=False)
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return self._cross()[0]
+
+    @property
+    def anchors(self) -> KeyLists:
+        """The cross-lingual keys (ids into `vocab`) in the order the text first uses them,
+        without those of its site template."""
+        return self._cross()[1]
+
+    def _cross(self) -> tuple[Vocabulary, KeyLists]:
+        if self.cross is None:
+            if self.signing is None:
+                raise RuntimeError("the cross-lingual keys were asked for after close()")
+            vocab, found = self.signing.anchors()
+            self.close()
+            self.cross = (vocab, template_free(found, self.groups))
+        return self.cross
+
+    def close(self) -> None:
+        if self.signing is not None:
+            self.signing.close()
+            self.signing = None
+
+    def __enter__(self) -> Signed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def exact_key(sha256_hex: str) -> int:
@@ -273,113 +312,131 @@ def _main_module_hidden() -> Iterator[None]:
             main.__file__ = path
 
 
-def _sign_texts(
-    texts: Sequence[str],
-    shingle_words: int,
-    workers: int,
-    sites: Sequence[str | None],
-    tags: Sequence[U64] | None,
-) -> tuple[list[str], list[U64], Vocabulary, KeyLists, list[int | None]]:
-    """Per-document part of the signatures (normalised-text hash, shingles, cross-lingual keys
-    in text order; `tasks.signatures.sign_chunk`) and the template groups
-    (`tasks.boilerplate.tag_hash_groups` of the sites and page tag hashes).
+Shingled = tuple[list[str], list[U64], dict[int, str]]
+Anchored = tuple[str, KeyLists]
+T = TypeVar("T")
+
+
+class _Signing:
+    """The per-document signatures of a night's texts, in two passes over chunks of its
+    distinct texts (`SIGN_CHUNK` each): `shingles` (normalised-text hash and shingles,
+    `tasks.signatures.shingle_chunk`) with the template groups (`tasks.boilerplate.
+    tag_hash_groups` of the sites and page tag hashes), then `anchors` (the cross-lingual keys,
+    `tasks.signatures.anchor_chunk`).
 
     With `workers` > 1 and a big night, `workers - 1` spawned processes take the templates and
-    chunks of texts, first to last, while this process takes chunks from the last one back
-    until every chunk is started: both share the whole of the work, and the result is the same.
-    Each process's chunks share what they meet (`sign_chunk`'s night token). A text that
-    occurs more than once (exact copies: 2,300 of the 20,000 texts of syndication `large`) is
-    signed once, and its copies get the same signatures (the same objects; nothing changes them).
-    """
-    night = uuid.uuid4().hex
-    try:
-        if workers <= 1 or len(texts) < PARALLEL_MIN_DOCS:
-            index, parts = _signed_chunks(texts, shingle_words, night, None, 0)
+    the chunks of each pass first to last, while this process takes chunks from the last one
+    back until every chunk is taken: both share the work, and the result is the same. The
+    second pass starts in the workers as soon as the first is done, while this process
+    clusters on the shingles; it takes the chunks left when `anchors` is called (on
+    syndication `large`, the clustering up to the translations took 0.9 s, alone on one core
+    before). Each process's chunks share what they meet (the night token). A text that occurs
+    more than once (exact copies: 2,300 of the 20,000 texts of syndication `large`) is signed
+    once, and its copies get the same signatures (the same objects; nothing changes them)."""
+
+    def __init__(self, texts: Sequence[str], shingle_words: int, workers: int) -> None:
+        self.night = uuid.uuid4().hex
+        slot: dict[str, int] = {}
+        self.index = [slot.setdefault(text, len(slot)) for text in texts]
+        distinct = list(slot)
+        self.chunks = [distinct[i : i + SIGN_CHUNK] for i in range(0, len(distinct), SIGN_CHUNK)]
+        self.size = shingle_words
+        self.workers = workers - 1 if workers > 1 and len(texts) >= PARALLEL_MIN_DOCS else 0
+        self.pool: ProcessPoolExecutor | None = None
+        self.normal: list[list[str]] = []
+        self.second: _Front[Anchored] | None = None
+
+    def shingles(
+        self, sites: Sequence[str | None], tags: Sequence[U64] | None
+    ) -> tuple[list[str], list[U64], list[int | None]]:
+        """Per text its normalised-text hash and shingles, and its template group."""
+        chunks, size, night = self.chunks, self.size, self.night
+        if not self.workers:
+            parts = {i: shingle_chunk(chunk, size, night) for i, chunk in enumerate(chunks)}
             groups = tag_hash_groups(sites, tags)
         else:
             # spawn, not fork: see tasks.runner. The tasks live in `tasks.signatures` and
             # `tasks.boilerplate`, so a worker imports those light modules, not this one (which
             # imports Prefect: seconds).
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                max_workers=workers - 1,
-                mp_context=context,
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
                 initializer=exit_with_parent,
                 initargs=(os.getpid(),),
-            ) as pool:
-                # The workers start at the first submit, before this process looks for copies;
-                # they need nothing from the main module.
-                with _main_module_hidden():
-                    grouping = pool.submit(tag_hash_groups, sites, tags)
-                index, parts = _signed_chunks(texts, shingle_words, night, pool, workers - 1)
-                groups = grouping.result()
-    finally:
-        end_night(night)
-    shas, shingles, vocab, found = _joined(parts)
-    return (
-        [shas[k] for k in index],
-        [shingles[k] for k in index],
-        vocab,
-        found.take(index),
-        groups,
-    )
+            )
+            # The workers start at the first submit, before this process looks for copies;
+            # they need nothing from the main module.
+            with _main_module_hidden():
+                grouping = self.pool.submit(tag_hash_groups, sites, tags)
+            first = _Front(
+                self.pool, shingle_chunk, [(c, size, night) for c in chunks], self.workers
+            )
+            parts = first.finish(lambda i: shingle_chunk(chunks[i], size, night))
+            groups = grouping.result()
+        shas: list[str] = []
+        shingles: list[U64] = []
+        for i, chunk in enumerate(chunks):
+            shas += parts[i][0]
+            shingles += parts[i][1]
+            changed = parts[i][2]
+            self.normal.append([changed.get(k, text) for k, text in enumerate(chunk)])
+        if self.pool is not None:
+            args = [(normal, night) for normal in self.normal]
+            self.second = _Front(self.pool, anchor_chunk, args, self.workers)
+        return [shas[k] for k in self.index], [shingles[k] for k in self.index], groups
+
+    def anchors(self) -> tuple[Vocabulary, KeyLists]:
+        """Per text its cross-lingual keys in text order (after `shingles`)."""
+        if len(self.normal) != len(self.chunks):
+            raise RuntimeError("the cross-lingual keys come after the shingles")
+
+        def here(i: int) -> Anchored:
+            return anchor_chunk(self.normal[i], self.night)
+
+        if self.second is None:
+            parts = {i: here(i) for i in range(len(self.chunks))}
+        else:
+            parts = self.second.finish(here)
+        vocab, found = _joined(parts)
+        return vocab, found.take(self.index)
+
+    def close(self) -> None:
+        """Stop the workers (a chunk under way is waited for) and let the night go."""
+        if self.second is not None:
+            self.second.stop()
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+        end_night(self.night)
 
 
-Chunk = tuple[list[str], list[U64], tuple[str, KeyLists]]
-
-
-def _signed_chunks(
-    texts: Sequence[str],
-    shingle_words: int,
-    night: str,
-    pool: ProcessPoolExecutor | None,
-    workers: int,
-) -> tuple[list[int], dict[int, Chunk]]:
-    """Each text's number among the distinct texts, and the signatures of those, by chunk of
-    `SIGN_CHUNK`: signed here, or by the `pool`'s `workers` first to last while this process
-    signs from the last one back until they meet (both share the whole of the work)."""
-    slot: dict[str, int] = {}
-    index = [slot.setdefault(text, len(slot)) for text in texts]
-    distinct = list(slot)
-    chunks = [distinct[i : i + SIGN_CHUNK] for i in range(0, len(distinct), SIGN_CHUNK)]
-    if pool is None:
-        return index, {i: sign_chunk(chunk, shingle_words, night) for i, chunk in enumerate(chunks)}
-    parts: dict[int, Chunk] = {}
-    futures = _Front(pool, chunks, shingle_words, night, workers)
-    while (i := futures.take_last()) is not None:
-        parts[i] = sign_chunk(chunks[i], shingle_words, night)
-    parts.update(futures.results())
-    return index, parts
-
-
-class _Front:
-    """The chunks the workers sign, first to last, handed out one at a time per worker: each
+class _Front(Generic[T]):
+    """The chunks the workers take, first to last, handed out one at a time per worker: each
     finished chunk submits the next (a pool queues what it is given past cancelling, and the
     last chunks a worker had queued made this process wait on it for up to three chunks)."""
 
     def __init__(
         self,
-        pool: ProcessPoolExecutor,
-        chunks: Sequence[Sequence[str]],
-        size: int,
-        night: str,
+        pool: Executor,
+        fn: Callable[..., T],
+        args: Sequence[tuple[Any, ...]],
         n: int,
     ) -> None:
-        self._pool, self._chunks, self._size, self._night = pool, chunks, size, night
+        self._pool, self._fn, self._args = pool, fn, args
         self._lock = threading.Lock()
-        self._next, self._end = 0, len(chunks)
-        self._futures: dict[int, Future[Chunk]] = {}
+        self._next, self._end = 0, len(args)
+        self._futures: dict[int, Future[T]] = {}
         for _ in range(n):
             self._submit()
 
-    def _submit(self, done: Future[Chunk] | None = None) -> None:
+    def _submit(self, done: Future[T] | None = None) -> None:
         if done is not None and done.exception() is not None:
-            return  # raised by `results`
+            return  # raised by `finish`
         with self._lock:
             if self._next >= self._end:
                 return
             i, self._next = self._next, self._next + 1
-            future = self._pool.submit(sign_chunk, self._chunks[i], self._size, self._night)
+            future = self._pool.submit(self._fn, *self._args[i])
             self._futures[i] = future
         future.add_done_callback(self._submit)
 
@@ -391,24 +448,31 @@ class _Front:
             self._end -= 1
             return self._end
 
-    def results(self) -> dict[int, Chunk]:
-        return {i: future.result() for i, future in sorted(self._futures.items())}
+    def finish(self, here: Callable[[int], T]) -> dict[int, T]:
+        """Every chunk's result: those nobody took yet by `here` in this process, last first,
+        then the workers'."""
+        parts: dict[int, T] = {}
+        while (i := self.take_last()) is not None:
+            parts[i] = here(i)
+        parts.update({i: future.result() for i, future in sorted(self._futures.items())})
+        return parts
+
+    def stop(self) -> None:
+        """Hand out no more chunks."""
+        with self._lock:
+            self._end = self._next
 
 
-def _joined(parts: dict[int, Chunk]) -> tuple[list[str], list[U64], Vocabulary, KeyLists]:
-    """The chunks' signatures in chunk order, their keys renumbered into one vocabulary in the
+def _joined(parts: dict[int, Anchored]) -> tuple[Vocabulary, KeyLists]:
+    """The chunks' cross-lingual keys in chunk order, renumbered into one vocabulary in the
     order the chunks first use them (the same ids whichever process signed which chunk). The
     chunks' key strings are split and matched in Arrow (a dictionary encoding): a dict lookup
     per string took 0.15 s of a `large` night, with both processes waiting on it."""
-    shas: list[str] = []
-    shingles: list[U64] = []
     joined: list[str] = []
     lists: list[KeyLists] = []
     count = 0
     for i in sorted(parts):
-        shas += parts[i][0]
-        shingles += parts[i][1]
-        words, found = parts[i][2]
+        words, found = parts[i]
         lists.append(KeyLists(found.ids + count, found.bounds))
         if words:  # no key is empty: "" is a chunk without keys
             joined.append(words)
@@ -418,7 +482,7 @@ def _joined(parts: dict[int, Chunk]) -> tuple[list[str], list[U64], Vocabulary, 
     number = encoded.indices.to_numpy().astype(np.int64)
     found = KeyLists.concat(lists)
     vocab = Vocabulary(encoded.dictionary.to_pylist())
-    return shas, shingles, vocab, KeyLists(number[found.ids], found.bounds)
+    return vocab, KeyLists(number[found.ids], found.bounds)
 
 
 @_without_gc
@@ -430,24 +494,27 @@ def sign(
     tags: Sequence[U64] | None = None,
 ) -> Signed:
     """Signatures of a night's texts; with `cfg.workers` > 1 and enough texts, the per-document
-    part uses that many processes (same result: it is per document). `tags`: per text the hashes
-    of its page's tags (`template_tags`), for the pages whose site is unknown."""
+    part uses that many processes (same result: it is per document; see `_Signing`). `tags`:
+    per text the hashes of its page's tags (`template_tags`), for the pages whose site is
+    unknown. The cross-lingual keys may still be under way: close the result (`Signed`)."""
     site_list = list(sites or [None] * len(texts))
     tag_sets = list(tags) if tags is not None else [np.empty(0, np.uint64)] * len(texts)
-    shas, full, vocab, found, groups = _sign_texts(
-        texts, cfg.shingle_words, cfg.workers, site_list, tags
-    )
-    core = core_shingles(full, groups)
-    keys = _candidate_keys(core, shas, cfg.sample_rate)
+    signing = _Signing(texts, cfg.shingle_words, cfg.workers)
+    try:
+        shas, full, groups = signing.shingles(site_list, tags)
+        core = core_shingles(full, groups)
+        keys = _candidate_keys(core, shas, cfg.sample_rate)
+    except BaseException:
+        signing.close()
+        raise
     return Signed(
         shingles=core,
         keys=keys,
-        anchors=template_free(found, groups),
-        vocab=vocab,
         content_sha256=shas,
         groups=groups,
         sites=site_list,
         template_tags=tag_sets,
+        signing=signing,
     )
 
 
@@ -612,10 +679,15 @@ def dedup_night(
     ordered: KeyRows | None = None,
 ) -> NightResult:
     """Cluster the night's REPAIRED rows, matched against `earlier` nights' documents
-    (`signed`, `ordered`: the rows' `sign_table` and `key_rows`, if already made)."""
+    (`signed`, `ordered`: the rows' `sign_table` and `key_rows`, if already made; the caller
+    closes a `signed` it gives)."""
+    if signed is None:
+        # Signed first: a worker process starts as soon as there is something to give it.
+        with sign_table(table, cfg) as signed:
+            return dedup_night(
+                table, cfg, run_date=run_date, earlier=earlier, signed=signed, ordered=ordered
+            )
     earlier = earlier or Earlier()
-    # Signed first: a worker process starts as soon as there is something to give it.
-    signed = signed or sign_table(table, cfg)
     # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
     rows = table.select(ROW_COLUMNS).to_pylist()
     # The keys table's sort (0.1 s on syndication `large`) in a thread while this one clusters:
@@ -1153,20 +1225,11 @@ def _earlier_nights(layout: io.Layout, table: str) -> list[str]:
     ]
 
 
-def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], None]) -> StageResult:
-    """Dedup the night's staged `repaired` dataset against the state of earlier nights; write
-    the staged `deduped` dataset and tonight's state partitions (replacing a previous run's)."""
-    started = time.monotonic()
-    check_state_format(layout)
-    source = layout.staged("repaired")
-    total = io.dataset_rows(source)
-    progress(f"dedup: clustering {total} documents")
-    # Dedup compares every document with every other, so it reads the night whole.
-    night = io.read_table(source)
-    signed = sign_table(night, cfg)
-    doc_ids = night.column("doc_id").to_pylist()
-    ordered = key_rows(doc_ids, signed.keys)
-    tonight_keys = keys_table(ordered, [""] * len(doc_ids))
+def _earlier_documents(
+    layout: io.Layout, cfg: DedupConfig, doc_ids: Sequence[str], tonight_keys: pa.Table
+) -> Earlier:
+    """The earlier nights' documents that tonight's keys (DEDUP_KEYS of `doc_ids`) match, with
+    the candidate pairs, and every earlier document of the translation window."""
     key_nights = _earlier_nights(layout, "keys")
     matches: list[tuple[str, str, int]] = []
     if key_nights:
@@ -1219,12 +1282,31 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
             if row["doc_id"] not in seen:
                 seen.add(row["doc_id"])
                 earlier.rows.append({**row, "shingles": []})
-    progress(
-        f"dedup: {len(earlier.pairs)} candidate pairs with {len(earlier.rows)} earlier documents"
-    )
-    result = dedup_night(
-        night, cfg, run_date=layout.run_date, earlier=earlier, signed=signed, ordered=ordered
-    )
+    return earlier
+
+
+def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], None]) -> StageResult:
+    """Dedup the night's staged `repaired` dataset against the state of earlier nights; write
+    the staged `deduped` dataset and tonight's state partitions (replacing a previous run's)."""
+    started = time.monotonic()
+    check_state_format(layout)
+    source = layout.staged("repaired")
+    total = io.dataset_rows(source)
+    progress(f"dedup: clustering {total} documents")
+    # Dedup compares every document with every other, so it reads the night whole.
+    night = io.read_table(source)
+    with sign_table(night, cfg) as signed:
+        doc_ids = night.column("doc_id").to_pylist()
+        ordered = key_rows(doc_ids, signed.keys)
+        # Meanwhile a worker computes the cross-lingual keys (`Signed`).
+        earlier = _earlier_documents(layout, cfg, doc_ids, keys_table(ordered, [""] * len(doc_ids)))
+        progress(
+            f"dedup: {len(earlier.pairs)} candidate pairs with {len(earlier.rows)} earlier"
+            " documents"
+        )
+        result = dedup_night(
+            night, cfg, run_date=layout.run_date, earlier=earlier, signed=signed, ordered=ordered
+        )
     stage = run_stage(
         stage=STAGE,
         dataset="deduped",

@@ -586,18 +586,26 @@ def sample_threshold(rate: int) -> np.uint64:
     return np.uint64((1 << 64) // rate)
 
 
-def sign_chunk(
+def shingle_chunk(
     texts: Sequence[str], size: int, night: str | None = None
-) -> tuple[list[str], list[U64], tuple[str, KeyLists]]:
-    """The per-document signatures of a chunk of texts: `shingle_sets` and the cross-lingual keys
-    in text order (`tasks.anchors.anchor_lists`: their strings joined by "\x00", which no key
-    holds: one object to send back, not one per key), both from one NFKC normalisation of the
-    texts, sharing what the chunks of one `night` token meet in this process. A spawned
-    worker's unit of work: this module and `tasks.anchors` import no more than numpy."""
+) -> tuple[list[str], list[U64], dict[int, str]]:
+    """The first pass of a chunk of texts' signatures: `shingle_sets` of their NFKC forms, and
+    the NFKC forms that differ from the texts (by position: most texts are NFKC already), for
+    the second pass (`anchor_chunk`) to start from without normalising again. A spawned
+    worker's unit of work, as `anchor_chunk`: this module and `tasks.anchors` import no more
+    than numpy. `night`: the chunks of one night share what they meet in this process."""
+    normal = [unicodedata.normalize("NFKC", text) for text in texts]
+    shas, shingles = shingle_sets(normal, size, nfkc=True, night=night)
+    changed = {i: n for i, (n, t) in enumerate(zip(normal, texts, strict=True)) if n != t}
+    return shas, shingles, changed
+
+
+def anchor_chunk(normal: Sequence[str], night: str | None = None) -> tuple[str, KeyLists]:
+    """The second pass: the cross-lingual keys of a chunk of NFKC texts in text order
+    (`tasks.anchors.anchor_lists`), their strings joined by "\x00", which no key holds: one
+    object to send back, not one per key."""
     # Imported here: `tasks.anchors` builds on this module (`sorted_unique`).
     from tasks.anchors import anchor_lists
 
-    normal = [unicodedata.normalize("NFKC", text) for text in texts]
-    shas, shingles = shingle_sets(normal, size, nfkc=True, night=night)
     strings, found = anchor_lists(normal, night, nfkc=True)
-    return shas, shingles, ("\x00".join(strings), found)
+    return "\x00".join(strings), found

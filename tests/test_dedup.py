@@ -441,7 +441,7 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
     from tasks import dedup
     from tasks.anchors import key_strings
     from tasks.boilerplate import page_tags, tag_hashes
-    from tasks.signatures import sign_chunk
+    from tasks.signatures import anchor_chunk, shingle_chunk
 
     texts = [REPORT, OTHER, REPORT_FR, "", "short text", SIDEBAR, JUNK, REPORT.upper()] * 3
     monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
@@ -460,8 +460,17 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
         else tag_hashes([])
         for i in range(len(texts))
     ]
-    one = dedup._sign_texts(texts, 5, 1, sites, tags)
-    two = dedup._sign_texts(texts, 5, 2, sites, tags)
+
+    def signatures(workers: int) -> tuple:
+        signing = dedup._Signing(texts, 5, workers)
+        try:
+            shas, shingles, groups = signing.shingles(sites, tags)
+            vocab, found = signing.anchors()
+        finally:
+            signing.close()
+        return shas, shingles, vocab, found, groups
+
+    one, two = signatures(1), signatures(2)
     assert one[0] == two[0] and one[4] == two[4]
     # The same key ids too, not only the same strings: sums over them run in id order.
     assert one[2].strings == two[2].strings
@@ -474,43 +483,70 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
     # Each text is signed once however often it occurs: every copy gets what it gets alone.
     found = key_strings(one[2].strings, one[3])
     for i, text in enumerate(texts):
-        shas, shingles, (vocab, lists) = sign_chunk([text], 5)
+        shas, shingles, changed = shingle_chunk([text], 5)
+        vocab, lists = anchor_chunk([changed.get(0, text)])
         assert one[0][i] == shas[0] and found[i] == key_strings(vocab.split("\x00"), lists)[0], i
         assert np.array_equal(one[1][i], shingles[0]), i
 
 
-def test_each_chunk_is_signed_once_by_either_side_and_a_failing_one_is_raised(monkeypatch):
+def test_each_chunk_is_taken_once_by_either_side_and_a_failing_one_is_raised():
     # This process takes chunks from the last one back while the pool's worker is handed them
-    # from the first, one at a time: every chunk is signed exactly once, and an error raised
+    # from the first, one at a time: every chunk is done exactly once, and an error raised
     # on either side reaches the caller (a thread stands in for the worker process).
     from concurrent.futures import ThreadPoolExecutor
 
-    import numpy as np
-
     from tasks import dedup
-    from tasks.anchors import KeyLists
 
     seen = []
 
-    def fake_sign(chunk, size, night):
+    def fake_sign(chunk):
         seen.append(tuple(chunk))
         if "bad" in chunk:
             raise ValueError("bad chunk")
-        empty = [np.zeros(0, np.uint64)] * len(chunk)
-        return [f"sha-{t}" for t in chunk], empty, ("", KeyLists.of([[]] * len(chunk)))
+        return [f"sha-{t}" for t in chunk]
 
-    monkeypatch.setattr(dedup, "sign_chunk", fake_sign)
-    monkeypatch.setattr(dedup, "SIGN_CHUNK", 3)
-    texts = [f"t{i}" for i in range(40)] + ["t3", "t5"]
-    with ThreadPoolExecutor(1) as pool:
-        index, parts = dedup._signed_chunks(texts, 5, "night", pool, 1)
+    def chunked(texts):
+        return [texts[i : i + 3] for i in range(0, len(texts), 3)]
+
+    def run(chunks):
+        with ThreadPoolExecutor(1) as pool:
+            front = dedup._Front(pool, fake_sign, [(c,) for c in chunks], 1)
+            return front.finish(lambda i: fake_sign(chunks[i]))
+
     distinct = [f"t{i}" for i in range(40)]
-    assert sorted(seen) == sorted(tuple(distinct[i : i + 3]) for i in range(0, 40, 3))
-    assert [sha for i in sorted(parts) for sha in parts[i][0]] == [f"sha-{t}" for t in distinct]
-    assert index[-2:] == [3, 5]
+    parts = run(chunked(distinct))
+    assert sorted(seen) == sorted(tuple(c) for c in chunked(distinct))
+    assert [sha for i in sorted(parts) for sha in parts[i]] == [f"sha-{t}" for t in distinct]
     for bad_at in (0, 20, 41):
-        with pytest.raises(ValueError, match="bad chunk"), ThreadPoolExecutor(1) as pool:
-            dedup._signed_chunks([*distinct[:bad_at], "bad", *distinct[bad_at:]], 5, "n", pool, 1)
+        with pytest.raises(ValueError, match="bad chunk"):
+            run(chunked([*distinct[:bad_at], "bad", *distinct[bad_at:]]))
+
+
+def test_the_cross_lingual_keys_come_after_clustering_and_close_stops_the_worker(monkeypatch):
+    # In two processes the worker computes the cross-lingual keys while this process clusters:
+    # they are the same as in one process, and a night closed without asking for them stops
+    # the worker and lets them go.
+    import numpy as np
+
+    from tasks import dedup
+
+    monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
+    monkeypatch.setattr(dedup, "PARALLEL_MIN_DOCS", 4)
+    texts = [REPORT, OTHER, REPORT_FR, "short text", SIDEBAR, JUNK, REPORT.upper(), OTHER]
+    keys = []
+    for workers in (1, 2):
+        with dedup.sign(texts, dedup.DedupConfig(run_id="r", workers=workers)) as signed:
+            keys.append((signed.vocab.strings, signed.anchors))
+        assert signed.signing is None
+    assert keys[0][0] == keys[1][0] and np.array_equal(keys[0][1].ids, keys[1][1].ids)
+    signed = dedup.sign(texts, dedup.DedupConfig(run_id="r", workers=2))
+    pool = signed.signing.pool
+    assert pool is not None
+    signed.close()
+    with pytest.raises(RuntimeError, match="cannot schedule new futures"):
+        pool.submit(len, "")
+    with pytest.raises(RuntimeError, match="after close"):
+        _ = signed.anchors
 
 
 def test_garbage_collection_is_resumed_after_dedup_even_on_error():

@@ -5,6 +5,7 @@ from tasks.linking import (
     UnionFind,
     candidate_pairs,
     containment,
+    containments,
     near_verdict,
     overlap,
     position_agreement,
@@ -35,6 +36,16 @@ def test_overlap_and_containment():
     top = 2**64 - 1
     assert overlap(_u([5, 400, 500]), b) == 0 and overlap(_u([7, top]), _u([1, 2, 3, 7])) == 1
     assert overlap(_u([top - 1, top]), _u([1, top])) == 1
+
+
+def test_containments_are_each_sets_containment_in_the_reference():
+    rng = np.random.default_rng(5)
+    ref = np.unique(rng.integers(0, 400, 150, dtype=np.uint64))
+    sets = [np.unique(rng.integers(0, 400, k, dtype=np.uint64)) for k in (0, 1, 40, 300, 0, 7)]
+    sets.append(_u([2**64 - 1]))
+    assert containments(sets, ref) == [containment(s, ref) for s in sets]
+    assert containments(sets, _u([])) == [0.0] * len(sets)
+    assert containments([], ref) == []
 
 
 def test_a_pair_is_unlikely_near_only_when_its_keys_are_far_too_few_for_its_sizes():

@@ -73,18 +73,20 @@ def test_sampled_keys_are_consistent_across_documents():
 
 
 def test_a_chunk_is_signed_as_its_texts_are_one_by_one():
-    # `sign_chunk` normalises once for the shingles and the cross-lingual keys: compatibility
-    # characters (ligatures, full-width letters and digits, superscripts) must come out as
-    # the two functions give them on the raw texts.
+    # `shingle_chunk` normalises once for the shingles and hands the NFKC forms that differ on
+    # to `anchor_chunk`: compatibility characters (ligatures, full-width letters and digits,
+    # superscripts) must come out as the two functions give them on the raw texts.
     from tasks.anchors import key_strings, ordered_anchors_batch
-    from tasks.signatures import sign_chunk
+    from tasks.signatures import anchor_chunk, shingle_chunk
 
     texts = [
         "Ｏstmere's ﬁrst pier: ２０２６ budget of 4.2 million, said Maren Tollefsen².",
         "La jetée d’Ｏstmere coûtera 7,5 millions selon Tollefsen",
         "",
     ]
-    shas, shingles, (vocab, lists) = sign_chunk(texts, 5)
+    shas, shingles, changed = shingle_chunk(texts, 5)
+    assert sorted(changed) == [0, 1]  # the third is NFKC already
+    vocab, lists = anchor_chunk([changed.get(i, text) for i, text in enumerate(texts)])
     found = key_strings(vocab.split("\x00"), lists)
     want_shas, want_shingles = shingle_sets(texts, 5)
     assert shas == want_shas and found == ordered_anchors_batch(texts)
