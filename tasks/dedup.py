@@ -401,11 +401,12 @@ class _Signing:
         return vocab, found.take(self.index)
 
     def close(self) -> None:
-        """Stop the workers (a chunk under way is waited for) and let the night go."""
+        """Stop the workers (a chunk under way ends on its own) and let the night go."""
         if self.second is not None:
             self.second.stop()
         if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+            # Not waited for: a worker ends its chunk under way, then exits.
+            self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
         end_night(self.night)
 
@@ -813,49 +814,19 @@ def dedup_night(
     def date_of(node: int) -> datetime | None:
         return rows[node]["published_at"] if node < n else earlier.rows[node - n]["published_at"]
 
-    # Each night's stored keys are free of that night's site templates; across nights, keys
-    # that tonight's pages share with earlier pages of their template are dropped too.
-    matching_keys = _template_free_across_nights(signed, rows, earlier.rows)
-
-    def group_order(root: int, shared: set[int]) -> list[int]:
-        # The group's document that holds most of the shared keys speaks for its order.
-        def held(node: int) -> int:
-            return sum(1 for key in matching_keys[node].tolist() if key in shared)
-
-        node = min(near_groups[root], key=lambda x: (-held(x), x))
-        order: list[int] = matching_keys[node].tolist()
-        return order
-
-    roots = sorted(near_groups)
-    profiles = component_profiles(matching_keys, [near_groups[r] for r in roots])
-    position = {r: i for i, r in enumerate(roots)}
-    langs: dict[int, str | None] = {}
-    for r in roots:
-        counts = Counter(lang_of(x) for x in near_groups[r] if lang_of(x))
-        langs[r] = min(counts, key=lambda k: (-counts[k], k)) if counts else None
-    # Only groups with something new tonight can gain a translation link tonight.
     translation_score: dict[int, float] = {}
-    for a, b, score in translation_links(roots, profiles, langs, cfg):
-        if a >= n and b >= n:
-            continue
-        shared = set(profiles[position[a]].tolist()) & set(profiles[position[b]].tolist())
-        order = position_agreement(group_order(a, shared), group_order(b, shared))
-        if not translation_verdict(score, order, cfg):
-            stats["translation_rejected"] += 1
-            continue
-        if uf.union(a, b):
-            stats["translation_links"] += 1
-        for g in (a, b):
-            translation_score[g] = max(translation_score.get(g, 0.0), score)
 
-    clusters = uf.groups()
-    out_fields: dict[int, dict[str, Any]] = {}
-    merges: list[dict[str, Any]] = []
-    changes: list[dict[str, Any]] = []
-    for members in clusters.values():
+    def cluster_outputs(
+        members: list[int],
+    ) -> tuple[dict[int, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """A cluster's fields for each of tonight's documents in it, the earlier clusters it
+        merges, and the change of canonical it would make."""
+        out_fields: dict[int, dict[str, Any]] = {}
+        merges: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
         tonight = [x for x in members if x < n]
         if not tonight:
-            continue
+            return out_fields, merges, changes
         old = [x for x in members if x >= n]
         original = _original_lang([lang_of(x) for x in members], [date_of(x) for x in members])
 
@@ -961,6 +932,57 @@ def dedup_night(
             )
             for x, sim in zip(near_copies, sims, strict=True):
                 out_fields[x].update(method="near", similarity=round(min(1.0, sim), 4))
+        return out_fields, merges, changes
+
+    # Each near group's outputs as if it were a cluster of its own, as most stay: worked out
+    # while a worker may still be computing the cross-lingual keys that translations need.
+    ready = {root: cluster_outputs(members) for root, members in near_groups.items()}
+
+    # Each night's stored keys are free of that night's site templates; across nights, keys
+    # that tonight's pages share with earlier pages of their template are dropped too.
+    matching_keys = _template_free_across_nights(signed, rows, earlier.rows)
+
+    def group_order(root: int, shared: set[int]) -> list[int]:
+        # The group's document that holds most of the shared keys speaks for its order.
+        def held(node: int) -> int:
+            return sum(1 for key in matching_keys[node].tolist() if key in shared)
+
+        node = min(near_groups[root], key=lambda x: (-held(x), x))
+        order: list[int] = matching_keys[node].tolist()
+        return order
+
+    roots = sorted(near_groups)
+    profiles = component_profiles(matching_keys, [near_groups[r] for r in roots])
+    position = {r: i for i, r in enumerate(roots)}
+    langs: dict[int, str | None] = {}
+    for r in roots:
+        counts = Counter(lang_of(x) for x in near_groups[r] if lang_of(x))
+        langs[r] = min(counts, key=lambda k: (-counts[k], k)) if counts else None
+    # Only groups with something new tonight can gain a translation link tonight.
+    for a, b, score in translation_links(roots, profiles, langs, cfg):
+        if a >= n and b >= n:
+            continue
+        shared = set(profiles[position[a]].tolist()) & set(profiles[position[b]].tolist())
+        order = position_agreement(group_order(a, shared), group_order(b, shared))
+        if not translation_verdict(score, order, cfg):
+            stats["translation_rejected"] += 1
+            continue
+        if uf.union(a, b):
+            stats["translation_links"] += 1
+        for g in (a, b):
+            translation_score[g] = max(translation_score.get(g, 0.0), score)
+
+    clusters = uf.groups()
+    out_fields: dict[int, dict[str, Any]] = {}
+    merges: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    for root, members in clusters.items():
+        # A cluster that is one near group (most) was worked out above.
+        alone = len(members) == len(near_groups.get(root, ()))
+        fields, merged, changed = ready[root] if alone else cluster_outputs(members)
+        out_fields.update(fields)
+        merges += merged
+        changes += changed
 
     deduped_rows = []
     states = []
