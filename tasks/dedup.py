@@ -312,7 +312,6 @@ def _main_module_hidden() -> Iterator[None]:
             main.__file__ = path
 
 
-Shingled = tuple[list[str], list[U64], dict[int, str]]
 Anchored = tuple[str, KeyLists]
 T = TypeVar("T")
 
@@ -344,6 +343,8 @@ class _Signing:
         self.workers = workers - 1 if workers > 1 and len(texts) >= PARALLEL_MIN_DOCS else 0
         self.pool: ProcessPoolExecutor | None = None
         self.normal: list[list[str]] = []
+        # The passes' chunks handed to the workers (none in one process).
+        self.fronts: list[_Front[Any]] = []
         self.second: _Front[Anchored] | None = None
 
     def shingles(
@@ -371,6 +372,7 @@ class _Signing:
             first = _Front(
                 self.pool, shingle_chunk, [(c, size, night) for c in chunks], self.workers
             )
+            self.fronts.append(first)
             parts = first.finish(lambda i: shingle_chunk(chunks[i], size, night))
             groups = grouping.result()
         shas: list[str] = []
@@ -383,6 +385,7 @@ class _Signing:
         if self.pool is not None:
             args = [(normal, night) for normal in self.normal]
             self.second = _Front(self.pool, anchor_chunk, args, self.workers)
+            self.fronts.append(self.second)
         return [shas[k] for k in self.index], [shingles[k] for k in self.index], groups
 
     def anchors(self) -> tuple[Vocabulary, KeyLists]:
@@ -402,8 +405,8 @@ class _Signing:
 
     def close(self) -> None:
         """Stop the workers (a chunk under way ends on its own) and let the night go."""
-        if self.second is not None:
-            self.second.stop()
+        for front in self.fronts:
+            front.stop()
         if self.pool is not None:
             # Not waited for: a worker ends its chunk under way, then exits.
             self.pool.shutdown(wait=False, cancel_futures=True)

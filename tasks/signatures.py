@@ -484,7 +484,7 @@ def shingle_sets(
     texts: Sequence[str], size: int, *, nfkc: bool = False, night: str | None = None
 ) -> tuple[list[str], list[U64]]:
     """Per text its `content_hash` and `shingle_hashes` (see `_shingle_batch`), `BATCH_TEXTS`
-    texts at a time. `nfkc`: the texts are NFKC-normalised already (`sign_chunk` normalises
+    texts at a time. `nfkc`: the texts are NFKC-normalised already (`shingle_chunk` normalises
     once for these and the cross-lingual keys). `night`: calls that pass the same token share,
     in this process, a `TokenMemo` (as `tasks.anchors.ordered_anchors_batch` shares its keys;
     one token at a time, and `tasks.anchors.end_night` lets it go); the values are the same

@@ -611,9 +611,10 @@ def test_each_documents_candidate_keys_are_its_sampled_core_shingles_then_its_ex
     from tasks.signatures import sample_keys
 
     texts = [REPORT, "", OTHER, "short text", SIDEBAR, REPORT_FR]
-    signed = dedup.sign(
+    with dedup.sign(
         texts, CFG, sites=["gazette.example", None, None, None, "gazette.example", None]
-    )
+    ) as signed:
+        pass
     assert len(signed.keys) == len(texts)
     for core, sha, keys in zip(signed.shingles, signed.content_sha256, signed.keys, strict=True):
         expected = np.append(sample_keys(core, CFG.sample_rate), np.uint64(dedup.exact_key(sha)))
