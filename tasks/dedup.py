@@ -334,15 +334,16 @@ class _Signing:
     once, and its copies get the same signatures (the same objects; nothing changes them)."""
 
     def __init__(self, texts: Sequence[str], shingle_words: int, workers: int) -> None:
+        self.texts = texts
         self.night = uuid.uuid4().hex
-        slot: dict[str, int] = {}
-        self.index = [slot.setdefault(text, len(slot)) for text in texts]
-        distinct = list(slot)
-        self.chunks = [distinct[i : i + SIGN_CHUNK] for i in range(0, len(distinct), SIGN_CHUNK)]
         self.size = shingle_words
         self.workers = workers - 1 if workers > 1 and len(texts) >= PARALLEL_MIN_DOCS else 0
         self.pool: ProcessPoolExecutor | None = None
-        self.normal: list[list[str]] = []
+        # Each text's number among the distinct texts, and those in chunks (`_find_copies`).
+        self.index: list[int] = []
+        self.chunks: list[list[str]] = []
+        # Per chunk its texts' NFKC forms, once the shingles are done.
+        self.normal: list[list[str]] | None = None
         # The passes' chunks handed to the workers (none in one process).
         self.fronts: list[_Front[Any]] = []
         self.second: _Front[Anchored] | None = None
@@ -351,8 +352,9 @@ class _Signing:
         self, sites: Sequence[str | None], tags: Sequence[U64] | None
     ) -> tuple[list[str], list[U64], list[int | None]]:
         """Per text its normalised-text hash and shingles, and its template group."""
-        chunks, size, night = self.chunks, self.size, self.night
+        size, night = self.size, self.night
         if not self.workers:
+            chunks = self._find_copies()
             parts = {i: shingle_chunk(chunk, size, night) for i, chunk in enumerate(chunks)}
             groups = tag_hash_groups(sites, tags)
         else:
@@ -365,18 +367,21 @@ class _Signing:
                 initializer=exit_with_parent,
                 initargs=(os.getpid(),),
             )
-            # The workers start at the first submit, before this process looks for copies;
-            # they need nothing from the main module.
+            # A worker starts at its first submit (the first one before this process looks
+            # for copies); they need nothing from the main module.
             with _main_module_hidden():
                 grouping = self.pool.submit(tag_hash_groups, sites, tags)
-            first = _Front(
-                self.pool, shingle_chunk, [(c, size, night) for c in chunks], self.workers
-            )
+            chunks = self._find_copies()
+            with _main_module_hidden():
+                first = _Front(
+                    self.pool, shingle_chunk, [(c, size, night) for c in chunks], self.workers
+                )
             self.fronts.append(first)
             parts = first.finish(lambda i: shingle_chunk(chunks[i], size, night))
             groups = grouping.result()
         shas: list[str] = []
         shingles: list[U64] = []
+        self.normal = []
         for i, chunk in enumerate(chunks):
             shas += parts[i][0]
             shingles += parts[i][1]
@@ -388,13 +393,21 @@ class _Signing:
             self.fronts.append(self.second)
         return [shas[k] for k in self.index], [shingles[k] for k in self.index], groups
 
+    def _find_copies(self) -> list[list[str]]:
+        slot: dict[str, int] = {}
+        self.index = [slot.setdefault(text, len(slot)) for text in self.texts]
+        distinct = list(slot)
+        self.chunks = [distinct[i : i + SIGN_CHUNK] for i in range(0, len(distinct), SIGN_CHUNK)]
+        return self.chunks
+
     def anchors(self) -> tuple[Vocabulary, KeyLists]:
         """Per text its cross-lingual keys in text order (after `shingles`)."""
-        if len(self.normal) != len(self.chunks):
+        normal = self.normal
+        if normal is None:
             raise RuntimeError("the cross-lingual keys come after the shingles")
 
         def here(i: int) -> Anchored:
-            return anchor_chunk(self.normal[i], self.night)
+            return anchor_chunk(normal[i], self.night)
 
         if self.second is None:
             parts = {i: here(i) for i in range(len(self.chunks))}
