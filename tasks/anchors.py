@@ -36,7 +36,6 @@ from tasks.signatures import (
     end_token_memo,
     match_mask,
     night_shared,
-    sorted_counts,
     sorted_unique,
     true_runs,
 )
@@ -252,12 +251,21 @@ def template_free(found: KeyLists, groups: Sequence[int | None]) -> KeyLists:
     # A document's keys are distinct: a (group, key) met twice is in two of its documents.
     width = int(found.ids.max()) + 1
     code = of[inside] * width + found.ids[inside]
-    values, counts = sorted_counts(code)
-    twice = values[counts > 1]
-    if not len(twice):
+    if int(code.max()) < 1 << 32:
+        code = code.astype(np.uint32)
+    # Sorted, each code is next to its repeats. A stable sort: a document's ids come in runs that
+    # rise (first use), which it takes whole (on syndication `large`, 0.065 s against 0.11 s for
+    # counting the codes and then looking each up).
+    order = np.argsort(code, kind="stable")
+    ranked = code[order]
+    repeat = np.zeros(len(ranked), bool)
+    same = ranked[1:] == ranked[:-1]
+    repeat[1:] = same
+    repeat[:-1] |= same
+    if not repeat.any():
         return found
     keep = np.ones(len(found.ids), bool)
-    keep[inside] = twice.take(twice.searchsorted(code), mode="clip") != code
+    keep[inside[order]] = ~repeat
     return found.where(keep)
 
 
