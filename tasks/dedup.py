@@ -707,9 +707,6 @@ def dedup_night(
     earlier = earlier or Earlier()
     # As Python rows, only the columns the clustering reads (not the text: tens of MB a night).
     rows = table.select(ROW_COLUMNS).to_pylist()
-    # The keys table's sort (0.1 s on syndication `large`) in a thread while this one clusters:
-    # numpy sorts without the GIL, and the clustering is mostly Python code.
-    sorting = _in_thread(lambda: ordered or key_rows([row["doc_id"] for row in rows], signed.keys))
     n, m = len(rows), len(earlier.rows)
     stats: Counter[str] = Counter()
 
@@ -957,6 +954,9 @@ def dedup_night(
     # Each night's stored keys are free of that night's site templates; across nights, keys
     # that tonight's pages share with earlier pages of their template are dropped too.
     matching_keys = _template_free_across_nights(signed, rows, earlier.rows)
+    # The keys table's sort (0.1 s on syndication `large`) in a thread beside the translations:
+    # numpy sorts without the GIL, and the worker has left the second core by now.
+    sorting = _in_thread(lambda: ordered or key_rows([row["doc_id"] for row in rows], signed.keys))
 
     def group_order(root: int, shared: set[int]) -> list[int]:
         # The group's document that holds most of the shared keys speaks for its order.
