@@ -1,3 +1,4 @@
+import itertools
 from datetime import UTC, datetime
 
 import pyarrow.dataset as ds
@@ -13,7 +14,9 @@ from tasks.dedup import (
     dedup_batch,
     dedup_night,
     run_dedup,
+    translation_verdict,
 )
+from tasks.linking import position_agreement
 from tasks.schema import DEDUP_STATE, REPAIRED
 from tests.builders import extracted_row, repaired
 from tests.conftest import RUN_ID
@@ -201,6 +204,32 @@ def test_a_french_version_is_linked_and_other_reports_of_the_visit_are_not():
     assert out["speech"]["is_canonical"] and out["speech_fr"]["duplicate_of"] == "speech"
     clusters = {out[d]["cluster_id"] for d in ("speech", "protest", "budget")}
     assert len(clusters) == 3
+
+
+def test_a_band_link_needs_its_shared_keys_in_order_and_enough_of_them():
+    cfg = DedupConfig(run_id=RUN_ID)
+    assert translation_verdict(0.25, 0.0, 4, cfg)  # cosine alone
+    assert translation_verdict(0.15, 1.0, 12, cfg)
+    assert not translation_verdict(0.15, 0.5, 12, cfg)  # another order
+    assert not translation_verdict(0.15, 1.0, 5, cfg)  # too few keys for order to tell
+    assert not translation_verdict(0.05, 1.0, 40, cfg)  # under the band
+
+
+@pytest.mark.parametrize(("keys", "chance"), [(4, 0.2), (7, 0.01)])
+def test_the_band_minimum_is_where_a_chance_order_rarely_passes(keys, chance):
+    # The share of all orders of n shared keys that pass the band's order check: 5 of 24 at
+    # 4 keys; under 1% from `translation_band_min_shared` on.
+    cfg = DedupConfig(run_id=RUN_ID)
+    ranks = list(range(keys))
+    passing = [
+        position_agreement(ranks, list(order)) >= cfg.translation_min_order
+        for order in itertools.permutations(ranks)
+    ]
+    share = sum(passing) / len(passing)
+    if keys >= cfg.translation_band_min_shared:
+        assert share < chance
+    else:
+        assert share > chance
 
 
 def test_the_translation_window_counts_nights_not_page_dates(tmp_path):
