@@ -210,18 +210,22 @@ def time_ours(text_dir: Path, preds: Path, workers: int) -> dict[str, Any]:
     return {"seconds": seconds, "warm_seconds": warm, "peak_rss_mb": peak}
 
 
+def run_timed(name: str, command: list[str]) -> dict[str, Any]:
+    """Run a timing process; its last stdout line is its JSON result."""
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def run_ours(text_dir: Path, preds: Path, workers: int) -> dict[str, Any]:
     """`time_ours` in a fresh process, as the competitors run (its own peak RSS, nothing
     mapped or cached by an earlier run)."""
-    out = subprocess.run(
+    return run_timed(
+        "wiredesk dedup",
         [sys.executable, __file__, "--time-ours", str(text_dir), str(preds), str(workers)],
-        capture_output=True,
-        text=True,
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"wiredesk dedup failed:\n{out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 def run_competitor(
@@ -229,15 +233,9 @@ def run_competitor(
 ) -> dict[str, Any]:
     script = work / "competitors.py"
     script.write_text(COMPETITORS, encoding="utf-8")
-    out = subprocess.run(
-        [python, str(script), system, str(texts), str(preds), str(work / system)],
-        capture_output=True,
-        text=True,
+    return run_timed(
+        system, [python, str(script), system, str(texts), str(preds), str(work / system)]
     )
-    if out.returncode != 0:
-        raise RuntimeError(f"{system} failed:\n{out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 def published_preds(data_dir: Path, preds: Path) -> int:
