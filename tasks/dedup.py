@@ -262,8 +262,7 @@ def _candidate_keys(core: Sequence[U64], shas: Sequence[str], rate: int) -> list
         return []
     threshold = sample_threshold(rate)
     sampled = [c[c < threshold] for c in core]
-    bounds = np.zeros(n + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, sampled), np.int64, n) + 1, out=bounds[1:])
+    bounds = KeyLists.bounds_of(np.fromiter(map(len, sampled), np.int64, n) + 1)
     out = np.empty(int(bounds[-1]), np.uint64)
     ends = bounds[1:] - 1
     body = np.ones(len(out), bool)
@@ -1126,6 +1125,16 @@ class KeyRows:
     keys: U64
     owners: npt.NDArray[np.int64]
 
+    @functools.cached_property
+    def columns(self) -> list[pa.Array]:
+        """DEDUP_KEYS's bucket, key and doc_id columns, taken once for both tables of a night:
+        the one that matches earlier nights and tonight's state."""
+        return [
+            pa.array(bucket_of(self.keys), pa.int32()),
+            pa.array(self.keys, pa.uint64()),
+            self.doc_ids.take(self.owners),
+        ]
+
 
 def key_rows(doc_ids: Sequence[str], keys: Sequence[U64]) -> KeyRows:
     """`KeyRows` of documents (`keys[i]` held by `doc_ids[i]`): sorted in numpy on the key and
@@ -1145,13 +1154,7 @@ def keys_table(rows: KeyRows, cluster_ids: Sequence[str]) -> pa.Table:
     if not len(rows.keys):
         return DEDUP_KEYS.empty_table()
     return pa.Table.from_arrays(
-        [
-            pa.array(bucket_of(rows.keys), pa.int32()),
-            pa.array(rows.keys, pa.uint64()),
-            rows.doc_ids.take(rows.owners),
-            pa.array(cluster_ids, pa.string()).take(rows.owners),
-        ],
-        schema=DEDUP_KEYS,
+        [*rows.columns, pa.array(cluster_ids, pa.string()).take(rows.owners)], schema=DEDUP_KEYS
     )
 
 
