@@ -1,23 +1,9 @@
 """The `wiredesk` console script: parses options and calls the flows. It holds no stage logic.
 
 Each subcommand is a pair: `_add_<name>(subparsers)` declares its options and
-`_cmd_<name>(args) -> int` runs it; `COMMANDS` lists them.
-
-`wiredesk run [--inbox DIR] [--data-dir DIR] [--run-date YYYY-MM-DD] [--workers N]` runs the
-`nightly-ingest` flow in this process against Prefect's local ephemeral API (or the server
-PREFECT_API_URL points at) and prints a per-stage summary.
-
-`wiredesk repair-text [--lang LANG]` reads UTF-8 text on stdin and writes it repaired on stdout,
-line for line, with the repair stage's own code (language detected when not given).
-
-`wiredesk serve [--cron EXPR] [--timezone TZ] [run options]` serves the deployment
-`nightly-ingest/nightly` against the Prefect server PREFECT_API_URL points at, until interrupted.
-
-`wiredesk extract --input DIR --out FILE.jsonl` runs the extract stage alone (its pure function,
-no Prefect) over every `.html`, `.html.gz`, `.txt` file under DIR.
-
-`wiredesk report [--data-dir DIR] [--runs N] [--out FILE]` prints the last runs' summary and
-writes one self-contained HTML report (default `DATA_DIR/docs/report.html`).
+`_cmd_<name>(args) -> int` runs it; `COMMANDS` lists them. Arguments are checked
+(`flows.preflight`) and the data dir's lock is taken before Prefect is imported, so a bad value
+or a busy data dir answers in one line within a second or two; `--help` imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -29,6 +15,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+DESCRIPTION = """\
+wiredesk turns scraped news reports (HTML, text, JSONL, WARC, web feeds) into one clean,
+de-duplicated Parquet table: it strips site chrome, repairs encodings and typos, links every
+copy of a story to one article and sets aside what it cannot use, with a reason.
+
+  wiredesk run                      run tonight's ingest on data/inbox, output under data/
+  wiredesk run --inbox DIR --data-dir OUT --run-date 2026-03-14
+  wiredesk report                   what the last nights did (and an HTML page)
+  wiredesk serve                    run it every night as a Prefect deployment"""
+
+EXIT_CODES = """\
+exit status: 0 the night was published (or was complete already), 1 internal error,
+2 not published (a bad argument, a missing inbox, a critical data-quality check failed,
+damaged state of earlier nights),
+3 the data dir is in use by another run."""
+
+# Exit statuses (see EXIT_CODES).
+EXIT_OK, EXIT_INTERNAL, EXIT_NOT_PUBLISHED, EXIT_BUSY = 0, 1, 2, 3
+
 # Prefect's ephemeral API server takes 10-25 s to start on a loaded 2-core machine, past the
 # default timeout; give it room unless the user chose a value.
 EPHEMERAL_STARTUP_TIMEOUT = "120"
@@ -38,6 +43,26 @@ def _prefect_defaults() -> None:
     os.environ.setdefault(
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_TIMEOUT
     )
+    _telemetry_defaults()
+
+
+# Prefect reports to Prefect's hosts unless told not to. The server, and the temporary API that
+# `wiredesk run` starts, posts a heartbeat to sens-o-matic.prefect.io every 10 minutes, which
+# offline logs `ERROR ... Failed to send telemetry` (prefect/server/services/telemetry.py); the
+# SDK sends usage events (prefect/_internal/analytics, off with DO_NOT_TRACK, read when Prefect
+# is imported, hence before any import of it); runs open OpenTelemetry spans for Prefect Cloud
+# (prefect/telemetry/run_telemetry.py). Set in the environment so that flow-run processes and
+# the temporary API inherit them; a variable the user set, to anything, is left as it is.
+TELEMETRY_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+}
+
+
+def _telemetry_defaults() -> None:
+    for name, value in TELEMETRY_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 # Attempts at starting Prefect's ephemeral API. Its start-up probe gives up on the first read
@@ -76,7 +101,14 @@ def _ensure_prefect_api() -> None:
 
 
 def _add_run(sub: Any) -> None:
-    run = sub.add_parser("run", help="run the nightly-ingest flow once, in this process")
+    run = sub.add_parser(
+        "run",
+        help="run one night: ingest, extract, repair, dedup, check and publish",
+        description="Run one night of the nightly-ingest flow in this process (Prefect's "
+        "temporary local API, or the server PREFECT_API_URL names) and print what each stage "
+        "did. Relative paths are taken from the current folder.",
+        epilog=EXIT_CODES,
+    )
     run.add_argument(
         "--inbox",
         default="data/inbox",
@@ -104,6 +136,31 @@ def _add_run(sub: Any) -> None:
         help="folder of GX suites (default: the project's expectations/)",
     )
     _add_source_options(run)
+    _add_output_options(run)
+
+
+def _add_output_options(parser: Any) -> None:
+    """How much a command says while it works."""
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print only warnings, errors and the final summary",
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=None,
+        help="level of the progress log (default: INFO; --quiet means WARNING)",
+    )
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    """Set Prefect's log level before Prefect is imported (it reads it at import)."""
+    level = args.log_level or ("WARNING" if args.quiet else None)
+    if level:
+        os.environ["PREFECT_LOGGING_LEVEL"] = level
 
 
 def _add_source_options(parser: Any) -> None:
@@ -139,15 +196,9 @@ def _add_source_options(parser: Any) -> None:
 
 
 def _sources(args: argparse.Namespace) -> list[str]:
-    from tasks import io
+    from flows.preflight import read_sources
 
-    urls = list(args.sources)
-    if args.sources_file:
-        for line in io.read_text(Path(args.sources_file)).splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line:
-                urls.append(line)
-    return urls
+    return read_sources(list(args.sources), args.sources_file)
 
 
 def print_summary(record: dict[str, Any]) -> None:
@@ -169,11 +220,17 @@ def print_summary(record: dict[str, Any]) -> None:
         print("  ".join(str(row[h]).ljust(widths[h]) for h in headers))
     published = record.get("published") or {}
     if published:
+        from tasks.progress import plural
+
+        inv = record.get("invariant") or {}
+        accounted = "all accounted for" if inv.get("holds") else "NOT all accounted for"
         print(
-            f"\npublished night {record['run_date']}: {published['articles']} articles, "
-            f"{published['duplicates']} duplicates, {published['quarantined']} quarantined, "
-            f"{published.get('unchanged', 0)} already published "
-            f"(input {record['invariant']['input']} documents: all accounted for)"
+            f"\npublished night {record['run_date']}: "
+            f"{plural(published['articles'], 'article')}, "
+            f"{plural(published['duplicates'], 'duplicate')}, "
+            f"{published['quarantined']:,} quarantined, "
+            f"{published.get('unchanged', 0):,} already published "
+            f"(input {plural(inv.get('input', 0), 'document')}: {accounted})"
         )
     for dataset, report in record["validations"].items():
         bad = [o["expectation"] for o in report["outcomes"] if not o["success"]]
@@ -181,33 +238,89 @@ def print_summary(record: dict[str, Any]) -> None:
     print(f"run record: {record['data_dir']}/runs/{record['run_id']}.json")
 
 
+def _preflight_run(args: argparse.Namespace) -> dict[str, Any]:
+    """The flow's parameters from the options, checked (raises `UsageError`)."""
+    from flows import preflight
+
+    inbox = preflight.check_inbox(args.inbox)
+    return {
+        "inbox": str(inbox) if inbox is not None else None,
+        "data_dir": str(preflight.check_data_dir(args.data_dir)),
+        "run_date": preflight.parse_run_date(args.run_date),
+        "sources": _sources(args),
+        "workers": preflight.check_workers(args.workers),
+        "expectations_dir": str(
+            preflight.check_expectations(args.expectations_dir, _default_expectations())
+        ),
+        "lock_wait": preflight.check_lock_wait(args.lock_wait),
+    }
+
+
+def _default_expectations() -> Path:
+    # The same folder as flows.config.DEFAULT_EXPECTATIONS, without importing the stages.
+    return Path(__file__).resolve().parent.parent / "expectations"
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from flows.preflight import UsageError
+    from tasks.lock import DataDirBusy, DataDirLock
+
+    try:
+        params = _preflight_run(args)
+    except UsageError as exc:
+        return _fail(exc, EXIT_NOT_PUBLISHED)
+    night = params["run_date"] or datetime.now(UTC).date().isoformat()
+    holder = f"pid {os.getpid()}, night {night}, since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    # Taken here, before Prefect starts, so that a busy data dir is reported at once; the flow's
+    # own lock on the same data dir joins this one (tasks/lock.py).
+    lock = DataDirLock(
+        Path(params["data_dir"]), holder=holder, wait_seconds=params["lock_wait"], hand_over=True
+    )
+    try:
+        with lock:
+            return _run_night(params)
+    except DataDirBusy as exc:
+        return _fail(exc, EXIT_BUSY)
+
+
+def _run_night(params: dict[str, Any]) -> int:
     from flows.nightly import nightly_ingest
     from tasks.io import DataDirBusy
+    from tasks.resume import StateError
     from tasks.validate import QualityGateError
 
-    _ensure_prefect_api()
     try:
-        record = nightly_ingest(
-            inbox=args.inbox,
-            data_dir=args.data_dir,
-            run_date=args.run_date,
-            sources=_sources(args),
-            workers=args.workers,
-            expectations_dir=args.expectations_dir,
-            lock_wait=args.lock_wait,
-        )
+        _ensure_prefect_api()
+        record = nightly_ingest(**params)
     except DataDirBusy as exc:
-        print(f"wiredesk: {exc}", file=sys.stderr)
-        return 3
+        return _fail(exc, EXIT_BUSY)
     except QualityGateError as exc:
-        print(f"wiredesk: night not published: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"wiredesk: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"night not published: {exc}", EXIT_NOT_PUBLISHED)
+    except StateError as exc:
+        return _fail(f"night not run: {exc}", EXIT_NOT_PUBLISHED)
+    except (FileNotFoundError, ValueError) as exc:
+        # The flow's own checks of its parameters (flows.preflight) raise these.
+        return _fail(exc, EXIT_NOT_PUBLISHED)
+    except KeyboardInterrupt:
+        return _fail("interrupted; run the same command again to finish the night", 130)
+    except Exception as exc:
+        runs = Path(params["data_dir"]) / "runs"
+        return _fail(
+            f"internal error, night not published: {type(exc).__name__}: {exc} "
+            f"(the traceback is in the newest run record under {runs})",
+            EXIT_INTERNAL,
+        )
     print_summary(record)
-    return 0
+    return EXIT_OK
+
+
+def _fail(message: object, status: int) -> int:
+    """One line on stderr; returns the exit status."""
+    text = " ".join(str(message).split())
+    print(f"wiredesk: {text}", file=sys.stderr)
+    return status
 
 
 # --------------------------------------------------------------------------- repair-text
@@ -245,11 +358,17 @@ def _cmd_repair_text(args: argparse.Namespace) -> int:
 
 
 def _add_serve(sub: Any) -> None:
-    from flows.deployments import DEFAULT_CRON, DEFAULT_TIMEZONE, FULL_NAME
+    from flows.names import DEFAULT_CRON, DEFAULT_TIMEZONE, FULL_NAME
 
     serve = sub.add_parser(
         "serve",
         help=f"serve the deployment {FULL_NAME} (cron schedule and `prefect deployment run`)",
+        description=f"Register the deployment {FULL_NAME} with the Prefect server "
+        "PREFECT_API_URL names and run its flow runs, one at a time, until Ctrl-C or SIGTERM "
+        "(stops within 4 s, whatever the server's state). Prints the deployment's page in the "
+        "Prefect UI; each run logs its own ('View at ...').",
+        epilog="exit status: 0 stopped with no run in progress, 143 a run in progress was "
+        "stopped (the next run of its night resumes it).",
     )
     serve.add_argument(
         "--cron", default=DEFAULT_CRON, help=f"schedule (default: {DEFAULT_CRON!r}, 02:00)"
@@ -277,8 +396,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         expectations_dir=args.expectations_dir,
         lock_wait=args.lock_wait,
     )
-    serve(nightly_deployment(parameters=params, cron=args.cron, timezone=args.timezone))
-    return 0
+    return serve(nightly_deployment(parameters=params, cron=args.cron, timezone=args.timezone))
 
 
 # --------------------------------------------------------------------------- extract
@@ -326,13 +444,24 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 def _add_report(sub: Any) -> None:
     report = sub.add_parser(
-        "report", help="summarise the last runs and write a self-contained HTML report"
+        "report",
+        help="the history of nights and one night's details, in the terminal and as HTML",
     )
     report.add_argument(
         "--data-dir", default="data", help="the data dir the runs wrote to (default: data)"
     )
     report.add_argument(
-        "--runs", type=int, default=10, help="how many recent runs to show (default: 10)"
+        "--runs",
+        type=int,
+        default=10,
+        metavar="N",
+        help="how many recent nights the history shows (default: 10)",
+    )
+    report.add_argument(
+        "--night",
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the night whose stages, checks and profile are shown (default: the latest)",
     )
     report.add_argument(
         "--out", default=None, help="HTML file to write (default: DATA_DIR/docs/report.html)"
@@ -340,16 +469,30 @@ def _add_report(sub: Any) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from flows.preflight import UsageError, absolute, parse_run_date
 
+    try:
+        night = parse_run_date(args.night)
+    except UsageError as exc:
+        return _fail(str(exc).replace("--run-date", "--night"), EXIT_NOT_PUBLISHED)
+    data_dir = absolute(args.data_dir)
+    if not (data_dir / "runs").is_dir():
+        return _fail(
+            f"no runs recorded under --data-dir {args.data_dir}: run `wiredesk run` first, or "
+            "give the data dir a run wrote to",
+            EXIT_NOT_PUBLISHED,
+        )
     from tasks.report import write_report
 
-    text, path = write_report(
-        Path(args.data_dir), Path(args.out) if args.out else None, max(1, args.runs)
-    )
+    try:
+        text, path = write_report(
+            data_dir, absolute(args.out) if args.out else None, max(1, args.runs), night=night
+        )
+    except ValueError as exc:
+        return _fail(exc, EXIT_NOT_PUBLISHED)
     print(text)
     print(f"\nHTML report: {path}")
-    return 0
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- wiring
@@ -363,9 +506,33 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], 
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_NOT_PUBLISHED, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wiredesk")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wiredesk", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(
+        prog="wiredesk",
+        description=DESCRIPTION,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"wiredesk {_version()}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
     for add, _ in COMMANDS.values():
         add(sub)
     return parser
@@ -373,6 +540,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "quiet"):
+        _configure_logging(args)
     _prefect_defaults()
     return COMMANDS[args.command][1](args)
 

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from flows.preflight import absolute, parse_run_date
 from tasks.dedup import DedupConfig
 from tasks.extract import ExtractConfig
 from tasks.fetch import FetchConfig
@@ -77,14 +78,17 @@ class RunConfig:
         n_workers = workers if workers and workers > 0 else default_workers()
         rows = batch_rows if batch_rows and batch_rows > 0 else DEFAULT_BATCH_ROWS
         return cls(
-            inbox=Path(inbox) if inbox else None,
-            data_dir=Path(data_dir),
+            # Absolute: GX and the spawned workers must not depend on the working directory.
+            inbox=absolute(inbox) if inbox else None,
+            data_dir=absolute(data_dir),
             run_date=night,
             run_id=run_id,
             started_at=started,
             workers=n_workers,
             batch_rows=rows,
-            expectations_dir=Path(expectations_dir) if expectations_dir else DEFAULT_EXPECTATIONS,
+            expectations_dir=absolute(expectations_dir)
+            if expectations_dir
+            else DEFAULT_EXPECTATIONS,
             ingest=IngestConfig(run_id=run_id, ingested_at=started),
             extract=ExtractConfig(run_id=run_id, run_started_at=started),
             repair=RepairConfig(run_id=run_id, run_started_at=started),
@@ -122,11 +126,4 @@ class RunConfig:
 
 
 def _night(run_date: date | str | None, started: datetime) -> str:
-    if run_date is None or run_date == "":
-        return started.date().isoformat()
-    if isinstance(run_date, date):
-        return run_date.isoformat()
-    try:
-        return date.fromisoformat(run_date).isoformat()
-    except ValueError:
-        raise ValueError(f"run_date must be YYYY-MM-DD, got {run_date!r}") from None
+    return parse_run_date(run_date) or started.date().isoformat()

@@ -12,8 +12,8 @@ and whose inputs did not change is left untouched. A failed `critical` expectati
 night before publish, so the curated tables stay as they were; rows a row-level check caught are
 removed from the staged dataset before the next stage reads it, and published with the night's
 quarantine. Whatever happens, the run record `runs/<run_id>.json` is written with the counts and
-validation results gathered so far, GX Data Docs are built under `docs/`, and Prefect artifacts
-show the night (`tasks/report.py`).
+validation results gathered so far, the Data Docs under `docs/` are rendered again over every
+run (`tasks/datadocs.py`), and Prefect artifacts show the night (`tasks/report.py`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from flows import preflight
 from flows.config import RunConfig
+from flows.names import FLOW_NAME
 from tasks import io, reingest, resume
 from tasks import report as reports
 from tasks.dedup import commit_state_task, dedup_task, staged_state
@@ -60,10 +62,17 @@ class InvariantError(RuntimeError):
     """Documents were lost or doubled: input != articles + duplicates + quarantined."""
 
 
-def check_invariant(rows_in: int, published: dict[str, int]) -> dict[str, Any]:
+def check_invariant(
+    rows_in: int, published: dict[str, int], counted: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """`rows_in` is the night's input as counted while it was read (`counted`: io's walk of the
+    inbox, its records per container, the fetched pages; plus failed fetches), never as any
+    stage's output, so that a document lost anywhere, ingest included, shows here."""
     unchanged = published.get("unchanged", 0)
     total = published["articles"] + published["duplicates"] + published["quarantined"] + unchanged
-    outcome = {"input": rows_in, **published, "holds": total == rows_in}
+    outcome: dict[str, Any] = {"input": rows_in, **published, "holds": total == rows_in}
+    if counted is not None:
+        outcome["counted"] = counted
     if total != rows_in:
         raise InvariantError(
             f"{rows_in} input documents but {published['articles']} articles + "
@@ -149,7 +158,7 @@ def _default_night() -> date | None:
     return expected.astimezone(UTC).date() if expected is not None else None
 
 
-@flow(name="nightly-ingest", validate_parameters=True)
+@flow(name=FLOW_NAME, validate_parameters=True)
 def nightly_ingest(
     inbox: str | None = "data/inbox",
     data_dir: str = "data",
@@ -172,8 +181,9 @@ def nightly_ingest(
         lock_wait=lock_wait,
         expected_languages=expected_languages,
     )
-    if cfg.inbox is not None and not cfg.inbox.is_dir():
-        raise FileNotFoundError(f"inbox {cfg.inbox} does not exist or is not a directory")
+    # A deployment's parameters never went through the CLI: the same checks, before any work.
+    preflight.check_inbox(cfg.inbox)
+    preflight.check_data_dir(cfg.data_dir)
     layout = io.Layout(cfg.data_dir, cfg.run_date)
     logger = get_run_logger()
     record: dict[str, Any] = {
@@ -202,8 +212,10 @@ def nightly_ingest(
         record["traceback"] = traceback.format_exc(limit=8)
         raise
     finally:
-        record["docs"] = _docs(cfg, layout, record)
         record["finished_at"] = datetime.now(UTC).isoformat()
+        # Written before the docs too: they list every run from the records on disk.
+        io.write_json(layout.run_record(cfg.run_id), record)
+        record["docs"] = _docs(cfg, layout, record)
         io.write_json(layout.run_record(cfg.run_id), record)
         _artifacts(record)
     return record
@@ -213,6 +225,8 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     cleared = io.clear_scratch(cfg.data_dir)
     if cleared:
         logger.info("removed %d half-written parts left by a killed run", cleared)
+    # Before anything reads it: the state of earlier nights is what their records say it is.
+    resume.verify_history(layout, str(cfg.data_dir))
     night = resume.Night.open(
         layout, stage_inputs(cfg, layout), run_id=cfg.run_id, started_at=cfg.started_at
     )
@@ -323,7 +337,12 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
         ],
         (("deduped", [layout.staged("deduped")]), ("quarantined", quarantines)),
     )
-    rows_in = ingest["rows_in"] + ingest["extra"].get("failed_fetches", 0)
+    # The input as io counted it while reading (tasks/io.py `InputCount`); a night record from
+    # before that count existed has only the stage's own `rows_in`.
+    counted = ingest["extra"].get("input")
+    rows_in = (counted["documents"] if counted else ingest["rows_in"]) + ingest["extra"].get(
+        "failed_fetches", 0
+    )
     published = stage(
         "publish",
         lambda: publish_task(layout, list(QUARANTINE_SOURCES)),
@@ -336,7 +355,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
         ],
     )
     record["published"] = dict(published)
-    record["invariant"] = check_invariant(rows_in, published)
+    record["invariant"] = check_invariant(rows_in, published, counted)
     # Only a published night's documents may be matched by later nights.
     stage(
         "dedup_state",
@@ -371,17 +390,16 @@ def _docs(cfg: RunConfig, layout: io.Layout, record: dict[str, Any]) -> str | No
     if record["status"] == "skipped":
         # Nothing ran, so nothing new to show, and a skipped night changes no file.
         return None
+    # Rendered even when no dataset had rows: the index lists every run, this one too.
     datasets = [d for d, v in record["validations"].items() if v.get("status") != "empty"]
-    if not datasets:
-        return None
     if record.get("night_run_id") and record.get("night_started_at"):
         # The results were stored under the night's identity (kept across resumed runs).
         started = datetime.fromisoformat(record["night_started_at"])
         cfg = cfg.with_identity(record["night_run_id"], started)
     try:
-        return docs_task(layout, cfg.validate, datasets)
+        return docs_task(layout, cfg.validate, datasets, str(cfg.expectations_dir))
     except Exception as exc:  # Data Docs are a report, never a reason to fail the night
-        get_run_logger().warning("could not build GX Data Docs: %s", exc)
+        get_run_logger().warning("could not build the Data Docs: %s", exc)
         return None
 
 

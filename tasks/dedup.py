@@ -76,6 +76,7 @@ from tasks.linking import (
     translation_matches,
     unlikely_near,
 )
+from tasks.progress import plural
 from tasks.runner import StageResult, run_stage
 from tasks.schema import (
     DEDUP_CANONICAL,
@@ -1346,7 +1347,7 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
     check_state_format(layout)
     source = layout.staged("repaired")
     total = io.dataset_rows(source)
-    progress(f"dedup: clustering {total} documents")
+    progress(f"dedup: clustering {plural(total, 'document')}")
     # Dedup compares every document with every other, so it reads the night whole.
     night = io.read_table(source)
     with sign_table(night, cfg) as signed:
@@ -1355,8 +1356,8 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
         # Meanwhile a worker computes the cross-lingual keys (`Signed`).
         earlier = _earlier_documents(layout, cfg, doc_ids, keys_table(ordered, [""] * len(doc_ids)))
         progress(
-            f"dedup: {len(earlier.pairs)} candidate pairs with {len(earlier.rows)} earlier"
-            " documents"
+            f"dedup: {plural(len(earlier.rows), 'document')} of earlier nights share keys with"
+            f" tonight's ({plural(len(earlier.pairs), 'candidate pair')} across nights)"
         )
         result = dedup_night(
             night, cfg, run_date=layout.run_date, earlier=earlier, signed=signed, ordered=ordered
@@ -1373,7 +1374,8 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
         kept_dir=layout.staged("deduped"),
         quarantine_dir=layout.staged_quarantine(STAGE),
         workers=0,
-        progress=progress,
+        # Only writes the clustered rows: the stage's own line below says what it did.
+        progress=lambda _line: None,
     )
     # Tonight's state is staged, not yet state: later nights must only ever match against
     # published nights, so `commit_state` moves it into `state/dedup` after publish.
@@ -1390,8 +1392,15 @@ def run_dedup(layout: io.Layout, cfg: DedupConfig, progress: Callable[[str], Non
     # the final write that run_stage timed.
     stage.seconds = round(time.monotonic() - started, 3)
     methods = Counter(m for m in result.deduped.column("method").to_pylist() if m)
+    clusters = sum(result.deduped.column("is_canonical").to_pylist())
+    progress(
+        f"dedup: {plural(total, 'document')} -> {plural(clusters, 'story', 'stories')} and "
+        f"{plural(sum(methods.values()), 'duplicate')}"
+        + (f" ({', '.join(f'{n:,} {m}' for m, n in sorted(methods.items()))})" if methods else "")
+        + f" in {stage.seconds:.1f} s"
+    )
     stage.extra.update(
-        clusters=sum(result.deduped.column("is_canonical").to_pylist()),
+        clusters=clusters,
         duplicates=sum(methods.values()),
         methods=dict(sorted(methods.items())),
         **result.stats,

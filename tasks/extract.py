@@ -14,12 +14,21 @@ lead paragraph trafilatura left out is restored when the page shows it. Plain te
 to the text rules (`tasks.textrules`), which clean trafilatura's output too. Language: py3langid,
 per document, offline.
 
-Quarantined, with these reasons:
+Quarantined, with these reasons (one bad document never stops the batch, nor the night):
 - `html_too_large`: more HTML than `max_html_chars` (parsing cost grows with it; a page that big
   is not an article).
-- `extraction_timeout`: the extractor ran longer than `timeout_seconds` on one document.
-- `extraction_failed`: the HTML parser raised on this document (malformed beyond repair).
-- `empty_text`: no article text left after extraction and junk removal.
+- `html_too_complex`: a tag with more than `max_tag_attributes` attributes or more than
+  `max_tags` tags, found by a cheap scan before any parser sees the page (parsing cost grows
+  faster than the page there: see the caps below).
+- `extraction_timeout`: one document ran longer than `timeout_seconds`: stopped by an alarm in
+  Python code, or, past `KILL_GRACE_SECONDS` more, by the stage's parent, which kills the worker
+  (C code such as lxml's parser cannot be interrupted otherwise; `tasks.runner`).
+- `worker_crashed`: the worker process died on this document, also when it ran alone.
+- `extraction_failed`: the parser or an extractor raised on this document; `detail` has the
+  exception's class and message. (A bug that made every document fail would still stop the
+  night: the extracted suite checks the share of input files that give any text.)
+- `empty_text`: no article text left after extraction and junk removal (also a page that is only
+  a comment, a doctype or whitespace).
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ from tasks.htmltext import (
     PageText,
     lead_paragraph,
     mark_links,
+    markup_shape,
     non_space,
     page_text,
     parse_html,
@@ -54,7 +64,7 @@ from tasks.htmltext import (
     visible_text,
 )
 from tasks.ingest import site_of
-from tasks.runner import StageResult, run_staged
+from tasks.runner import StageResult, Supervision, progress_artifact, run_staged
 from tasks.schema import EXTRACTED, Split, quarantine_rows
 from tasks.sitelines import SiteBoilerplate, load_boilerplate
 from tasks.textrules import CleanText, clean_lines
@@ -80,6 +90,19 @@ SECOND_OPINION_SHARE = 0.1
 # Below this many characters of cleaned text, trafilatura has missed the page's text: the
 # baseline extractor gets a try. 250 is trafilatura's own `min_extracted_size` default.
 FALLBACK_MIN_CHARS = 250
+# Markup caps, checked by `tasks.htmltext.markup_shape` before lxml sees a page. libxml2 compares
+# each attribute of a tag with every earlier one, in C where no alarm reaches: one tag with
+# 20,000 attributes took 0.6 s to parse here, 40,000 took 3.3 s (issue 18: 675 s, 2.9 MB).
+# trafilatura's time grows with the tags: 100,000 `<span>`s (1.4 MB) took 5.8 s to extract. On
+# the 2,046 pages of ../shared/data/boilerplate the scan finds at most 204 attributes on one tag
+# (lxml counts 64 there: the scan overestimates broken quoting) and 19,629 `<` (10,112 elements,
+# siegfried-marcus-berufsschule.at): the caps are 5 and 10 times those, so no real page is refused.
+MAX_TAG_ATTRIBUTES = 1_000
+MAX_TAGS = 200_000
+# The stage's parent kills a worker this long after a document's own `timeout_seconds`: the alarm
+# stops Python code at the limit and gets this long to unwind; what it cannot stop (C code) ends
+# here.
+KILL_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,9 @@ class ExtractConfig:
     run_id: str
     run_started_at: datetime
     max_html_chars: int = 3_000_000
+    max_tag_attributes: int = MAX_TAG_ATTRIBUTES
+    max_tags: int = MAX_TAGS
+    # Per document (see `extraction_timeout`); 0: none.
     timeout_seconds: float = 30.0
     # Restore the lead paragraph trafilatura leaves out (see `tasks.htmltext.lead_paragraph`).
     recover_lead: bool = True
@@ -94,8 +120,9 @@ class ExtractConfig:
     site_boilerplate: SiteBoilerplate = field(default_factory=SiteBoilerplate)
 
 
-class ExtractionTimeout(Exception):
-    pass
+class ExtractionTimeout(BaseException):
+    """Raised by the alarm. Not an `Exception`: trafilatura catches those around its extractors
+    (issue 18: a page with 100,000 attributes on one tag ran 175-210 s past a 30 s limit)."""
 
 
 @contextmanager
@@ -208,6 +235,13 @@ def extract_document(row: dict[str, Any], cfg: ExtractConfig) -> dict[str, Any]:
     if row["content_type"] == "html":
         if len(text) > cfg.max_html_chars:
             raise _Reject("html_too_large", f"{len(text)} characters > {cfg.max_html_chars}")
+        shape = markup_shape(text, cfg.max_tag_attributes)
+        if shape.attributes > cfg.max_tag_attributes:
+            raise _Reject(
+                "html_too_complex", f"a tag with over {cfg.max_tag_attributes} attributes"
+            )
+        if shape.tags > cfg.max_tags:
+            raise _Reject("html_too_complex", f"{shape.tags} tags > {cfg.max_tags}")
         with _time_limit(cfg.timeout_seconds):
             found = _extract_html(text, row, cfg, latest)
         # Only a page whose site nothing names needs its tags: dedup groups the others by site.
@@ -267,6 +301,7 @@ _IDENTITY_COLUMNS = [
 def extract_batch(batch: pa.Table, cfg: ExtractConfig) -> Split:
     """EXTRACTED rows for an INGESTED batch; see the module docstring for quarantine reasons."""
     rows: list[dict[str, Any]] = []
+    inputs: list[dict[str, Any]] = []
     bad: list[dict[str, Any]] = []
     for row in batch.to_pylist():
         try:
@@ -277,16 +312,47 @@ def extract_batch(batch: pa.Table, cfg: ExtractConfig) -> Split:
         except ExtractionTimeout as exc:
             bad.append(_bad(row, "extraction_timeout", str(exc)))
             continue
-        except (ValueError, TypeError, AttributeError, LookupError, RecursionError) as exc:
-            # lxml and trafilatura raise these on markup they cannot parse; the document is
-            # bad data, not a bug in this stage.
-            bad.append(_bad(row, "extraction_failed", f"{type(exc).__name__}: {exc}"[:500]))
+        except Exception as exc:
+            # lxml, trafilatura and htmldate raise on markup they cannot handle (ParserError,
+            # ValueError, RecursionError, ...): that document is bad data, the batch goes on.
+            bad.append(_bad(row, "extraction_failed", error_detail(exc)))
             continue
         out = {name: row[name] for name in _IDENTITY_COLUMNS}
         out.update(fields)
         rows.append(out)
-    kept = pa.Table.from_pylist(rows, schema=EXTRACTED)
+        inputs.append(row)
+    kept = table_of_rows(rows, inputs, EXTRACTED, bad, reason="extraction_failed")
     return Split(kept, quarantine_rows(bad, stage=STAGE, run_id=cfg.run_id, at=cfg.run_started_at))
+
+
+def error_detail(exc: BaseException) -> str:
+    """`Class: message` of an exception, short enough for a quarantine row."""
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def table_of_rows(
+    rows: list[dict[str, Any]],
+    inputs: list[dict[str, Any]],
+    schema: pa.Schema,
+    bad: list[dict[str, Any]],
+    *,
+    reason: str,
+) -> pa.Table:
+    """`rows` as a table of `schema`; a row Arrow refuses (a value out of its type's range)
+    goes to `bad` as `reason`, with its input row `inputs[i]`, and the others are kept."""
+    try:
+        return pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        pass
+    good: list[dict[str, Any]] = []
+    for out, row in zip(rows, inputs, strict=True):
+        try:
+            pa.Table.from_pylist([out], schema=schema)
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            bad.append(_bad(row, reason, error_detail(exc)))
+            continue
+        good.append(out)
+    return pa.Table.from_pylist(good, schema=schema)
 
 
 def _bad(row: dict[str, Any], reason: str, detail: str) -> dict[str, Any]:
@@ -296,10 +362,25 @@ def _bad(row: dict[str, Any], reason: str, detail: str) -> dict[str, Any]:
         "record_index": row["record_index"],
         "url": row["url"],
         "raw_sha256": row["raw_sha256"],
-        "size_bytes": row["body_bytes"],
+        "size_bytes": row.get("body_bytes"),
         "reason": reason,
         "detail": detail,
     }
+
+
+def supervision(cfg: ExtractConfig) -> Supervision:
+    """How the stage's parent watches each document (`tasks.runner`): killed past the limit."""
+    return Supervision(
+        deadline=cfg.timeout_seconds + KILL_GRACE_SECONDS if cfg.timeout_seconds > 0 else None,
+        reject=partial(_rejected, cfg=cfg),
+        timeout_reason="extraction_timeout",
+    )
+
+
+def _rejected(document: pa.Table, reason: str, detail: str, *, cfg: ExtractConfig) -> pa.Table:
+    """QUARANTINED rows for input rows the stage's parent set aside (timed out, crashed)."""
+    bad = [_bad(row, reason, detail) for row in document.to_pylist()]
+    return quarantine_rows(bad, stage=STAGE, run_id=cfg.run_id, at=cfg.run_started_at)
 
 
 # --------------------------------------------------------------------------- Prefect task
@@ -331,4 +412,6 @@ def extract_task(
         workers=workers,
         batch_rows=batch_rows,
         progress=get_run_logger().info,
+        share=progress_artifact(STAGE),
+        supervision=supervision(cfg),
     )

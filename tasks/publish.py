@@ -18,6 +18,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
+from tasks.progress import plural
 from tasks.reingest import fetched_state, previous_revisions, revise, revision_rows
 from tasks.schema import (
     ARTICLES,
@@ -80,9 +81,9 @@ def publish_task(layout: io.Layout, stages: list[str]) -> dict[str, int]:
         REVISIONS_STATE,
     )
     logger.info(
-        "publish: %d articles, %d duplicates, %d quarantined, %d unchanged -> %s",
-        articles.num_rows,
-        duplicates.num_rows,
+        "publish: %s, %s, %d quarantined, %d unchanged -> %s",
+        plural(articles.num_rows, "article"),
+        plural(duplicates.num_rows, "duplicate"),
         quarantine.num_rows,
         len(revised.unchanged),
         layout.data_dir,

@@ -100,9 +100,11 @@ def history_paths(layout: io.Layout) -> list[Any]:
 class SourceSelection:
     """Filters RAW batches down to what is new or changed; remembers what it saw.
 
-    Inbox rows (no `url`) are compared with the state by path and sha256. Fetched pages pass:
-    fetch already compared them. Rows that could not be read pass too, so that ingest reports
-    them again every night until someone fixes the file.
+    Inbox files are compared with the state by path and sha256: `io.read_inbox` asks `wants`
+    before it reads a file (a container is hashed whole, then streamed), and `select` does the
+    same for RAW rows that hold whole files. Fetched pages pass: fetch already compared them.
+    Files that could not be read pass too, so that ingest reports them again every night until
+    someone fixes the file.
     """
 
     previous: Mapping[str, Previous]
@@ -110,6 +112,16 @@ class SourceSelection:
     files: int = 0
     pages: int = 0
     _seen: list[dict[str, Any]] = field(default_factory=list)
+
+    def wants(self, source: str, raw_sha256: str) -> bool:
+        """Whether the inbox file `source`, whose bytes hash to `raw_sha256`, is new or changed
+        since the last night that saw it (then it is remembered as seen tonight)."""
+        prev = self.previous.get(source)
+        if prev is not None and prev.kind == "inbox" and prev.raw_sha256 == raw_sha256:
+            self.unchanged += 1
+            return False
+        self._seen.append({"source": source, "kind": "inbox", "raw_sha256": raw_sha256})
+        return True
 
     def select(self, raw: pa.Table) -> pa.Table:
         keep: list[bool] = []
@@ -123,13 +135,7 @@ class SourceSelection:
                 keep.append(True)
                 continue
             sha = hashlib.sha256(row["content"]).hexdigest()
-            prev = self.previous.get(row["source_path"])
-            if prev is not None and prev.kind == "inbox" and prev.raw_sha256 == sha:
-                self.unchanged += 1
-                keep.append(False)
-                continue
-            self._seen.append({"source": row["source_path"], "kind": "inbox", "raw_sha256": sha})
-            keep.append(True)
+            keep.append(self.wants(row["source_path"], sha))
         return raw.filter(pa.array(keep, pa.bool_()))
 
     def filter(self, batches: Iterable[pa.Table]) -> Iterator[pa.Table]:
@@ -157,6 +163,7 @@ def pages_as_raw(fetched: pa.Table) -> pa.Table:
             "url": pages.column("url"),
             "fetched_at": pages.column("fetched_at"),
             "media_type": pages.column("media_type"),
+            "record_index": pa.nulls(pages.num_rows, pa.int32()),
         }
     ).cast(RAW)
 

@@ -16,8 +16,16 @@ other exotic spaces to a space, zero-width and soft-hyphen characters removed, r
 collapsed, lines trimmed, empty lines dropped), then typos (`tasks.spelling`: conservative,
 language-aware; never a capitalised, quoted, protected or repeated word).
 
-Quarantined, with these reasons:
+Quarantined, with these reasons (one bad document never stops the batch, nor the night):
 - `empty_after_repair`: nothing but whitespace and control characters was left.
+- `repair_failed`: a repair step raised on this document; `detail` has the exception's class and
+  message.
+- `repair_timeout`: one document took longer than `timeout_seconds`; the stage's parent killed
+  the worker (`tasks.runner`) and the rest of its batch ran again in a new one.
+- `worker_crashed`: the worker process died on this document, also when it ran alone.
+A text that repair makes longer than the suites allow (ligatures expanded) or without a word
+(a text of entities only) is kept here and set aside by the repaired checks (`text_too_long`,
+`no_words`).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from itertools import accumulate
 from typing import Any
 
@@ -39,7 +48,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import io
-from tasks.runner import StageResult, run_staged
+from tasks.runner import StageResult, Supervision, progress_artifact, run_staged
 from tasks.schema import REPAIRED, VOCABULARY, Split, quarantine_rows
 from tasks.spelling import MIN_WORD_LEN, fix_typos, words_of
 
@@ -71,6 +80,9 @@ _RUNS = re.compile(r" {2,}")
 # A word seen in at least this many documents (tonight and earlier nights together) is a name or
 # a term of the news, never a typo to fix ("Hatami", "Ayyoub"): the issue's rule, "several".
 PROTECT_MIN_DOCS = 2
+# Per document. The longest texts extract keeps (2,000,000 characters) repair in 2-11 s here
+# (1,500,000 ligatures, expanded to 4,500,000 characters: 10.7 s); ten times that is a hang.
+REPAIR_TIMEOUT_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,8 @@ class RepairConfig:
     typo_repair: bool = True
     # Case-folded words the corpus protects; filled by the task wrapper's pre-pass.
     protected: frozenset[str] = field(default_factory=frozenset)
+    # Per document, enforced by the stage's parent (see `repair_timeout`); 0: none.
+    timeout_seconds: float = REPAIR_TIMEOUT_SECONDS
 
 
 def fix_encoding(line: str) -> str:
@@ -306,29 +320,68 @@ def repair_batch(batch: pa.Table, cfg: RepairConfig) -> Split:
     rows: list[dict[str, Any]] = []
     bad: list[dict[str, Any]] = []
     for row in batch.to_pylist():
-        text, repairs = repair_text(row["text"], row["lang"], cfg)
-        if not text:
-            bad.append(
-                {
-                    key: row[key]
-                    for key in ("doc_id", "source_path", "record_index", "url", "raw_sha256")
-                }
-                | {"reason": "empty_after_repair", "detail": None}
-            )
+        try:
+            text, repairs = repair_text(row["text"], row["lang"], cfg)
+            title = row["title"]
+            if title:
+                title = fix_whitespace(fix_encoding(title)) or None
+            score = mojibake_score(text)
+        except Exception as exc:
+            # ftfy, the speller or the diff raising on one text: that text is set aside, the
+            # batch goes on (a bug that hit every text stops the night: the repaired suite
+            # checks the share of input files that come through).
+            bad.append(_bad(row, "repair_failed", f"{type(exc).__name__}: {exc}"[:500]))
             continue
-        title = row["title"]
-        if title:
-            title = fix_whitespace(fix_encoding(title)) or None
+        if not text:
+            bad.append(_bad(row, "empty_after_repair", None))
+            continue
         row.update(
             text=text,
             title=title,
             repairs=repairs,
             text_length=len(text),
-            mojibake_score=mojibake_score(text),
+            mojibake_score=score,
         )
         rows.append(row)
-    kept = pa.Table.from_pylist(rows, schema=REPAIRED)
+    try:
+        kept = pa.Table.from_pylist(rows, schema=REPAIRED)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        kept = _table_row_by_row(rows, bad)
     return Split(kept, quarantine_rows(bad, stage=STAGE, run_id=cfg.run_id, at=cfg.run_started_at))
+
+
+def _bad(row: dict[str, Any], reason: str, detail: str | None) -> dict[str, Any]:
+    identity = ("doc_id", "source_path", "record_index", "url", "raw_sha256")
+    return {key: row[key] for key in identity} | {"reason": reason, "detail": detail}
+
+
+def _table_row_by_row(rows: list[dict[str, Any]], bad: list[dict[str, Any]]) -> pa.Table:
+    """REPAIRED rows Arrow accepts; a row it refuses (a value out of its type's range, such as
+    an offset past 2**31 in a huge text) goes to `bad` as `repair_failed`."""
+    good = []
+    for row in rows:
+        try:
+            pa.Table.from_pylist([row], schema=REPAIRED)
+        except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:
+            bad.append(_bad(row, "repair_failed", f"{type(exc).__name__}: {exc}"[:500]))
+            continue
+        good.append(row)
+    return pa.Table.from_pylist(good, schema=REPAIRED)
+
+
+def supervision(cfg: RepairConfig) -> Supervision:
+    """How the stage's parent watches each document (`tasks.runner`): killed past the limit."""
+    return Supervision(
+        deadline=cfg.timeout_seconds if cfg.timeout_seconds > 0 else None,
+        reject=partial(_rejected, cfg=cfg),
+        timeout_reason="repair_timeout",
+    )
+
+
+def _rejected(document: pa.Table, reason: str, detail: str, *, cfg: RepairConfig) -> pa.Table:
+    """QUARANTINED rows for input rows the stage's parent set aside (timed out, crashed)."""
+    bad = [_bad(row, reason, detail) for row in document.to_pylist()]
+    return quarantine_rows(bad, stage=STAGE, run_id=cfg.run_id, at=cfg.run_started_at)
 
 
 # --------------------------------------------------------------------------- Prefect task
@@ -403,6 +456,8 @@ def repair_task(layout: io.Layout, cfg: RepairConfig, workers: int, batch_rows: 
         workers=workers,
         batch_rows=batch_rows,
         progress=logger.info,
+        share=progress_artifact(STAGE),
+        supervision=supervision(cfg),
     )
     result.extra["protected_words"] = len(protected)
     return result

@@ -1,17 +1,21 @@
 """Report: run records -> what a person reads (terminal summary, Prefect artifacts, HTML report).
 
-Input: run records (`runs/<run_id>.json`, written by the flow) and, for a night's profile, the
-published tables of that night. Output: rows for the per-stage table (in, kept, set aside by the
-stage and by the checks, top reasons), a markdown summary with pass/warn/fail per expectation,
-the night's profile (text lengths, languages, duplicate cluster sizes, quarantine reasons), a
-plain-text summary of the last runs, and one self-contained HTML page (inline SVG and CSS, no
-script, nothing fetched) with the documents-per-stage funnel and the profile plots. Quarantines
-nothing. Pure except the Prefect task at the bottom, which reads a night's tables through `io`.
+Input: run records (`runs/<run_id>.json`, written by the flow; a night may have several runs)
+and, for a night's profile, the published tables of that night. Output: rows for the per-stage
+table (in, kept, set aside by the stage and by the checks, top reasons), a markdown summary with
+pass/warn/fail per expectation (failures first), the night's profile (text lengths, languages,
+duplicate cluster sizes, quarantine reasons), the history of nights (one line per night, from
+its latest run: documents in, articles, duplicates, quarantined, checks), a plain-text summary
+and one self-contained HTML page (inline SVG and CSS, no script, nothing fetched) with that
+history as a plot and tables, then one night's funnel, stages, checks and profile. Quarantines
+nothing. Pure except the Prefect task at the bottom, which reads a night's tables through `io`,
+and `write_report`, which reads the run records and writes the page through `io`.
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -78,10 +82,11 @@ def stage_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def expectation_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every expectation of every validated dataset with its status (pass, warn, fail)."""
+    """Every expectation of every validated dataset with its status: failures first, then
+    warnings, then passes (datasets in stage order within each)."""
     rows = []
     for dataset, report in record["validations"].items():
-        for o in sorted(report["outcomes"], key=lambda o: _ORDER.get(_status(o), 3)):
+        for o in report["outcomes"]:
             status = _status(o)
             rows.append(
                 {
@@ -97,11 +102,7 @@ def expectation_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
                     "why": o.get("why") or "",
                 }
             )
-    return rows
-
-
-def _blank(value: Any) -> Any:
-    return "" if value is None else value
+    return sorted(rows, key=lambda r: _ORDER.get(r["status"], 3))
 
 
 _ORDER = {"fail": 0, "warn": 1, "pass": 2}
@@ -123,9 +124,14 @@ def _short(value: Any, width: int = 60) -> str:
 def _accounting(inv: dict[str, Any]) -> str:
     """The night's invariant as a sentence: input = articles + duplicates + quarantined."""
     return (
-        f"{inv['input']} input documents = {inv['articles']} articles + "
-        f"{inv['duplicates']} duplicates + {inv['quarantined']} quarantined"
+        f"{plural(inv['input'], 'input document')} = {plural(inv['articles'], 'article')} + "
+        f"{plural(inv['duplicates'], 'duplicate')} + {inv['quarantined']} quarantined"
     )
+
+
+def plural(count: Any, word: str, many: str | None = None) -> str:
+    """`1 article`, `2 articles`, `0 articles` (`many` for words that do not take an s)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
 def summary_markdown(record: dict[str, Any]) -> str:
@@ -191,6 +197,97 @@ def profile(articles: pa.Table, duplicates: pa.Table, quarantine: pa.Table) -> d
     }
 
 
+# --------------------------------------------------------------------------- nights
+
+# One line per night, from the night's latest run; pass/warn/fail count its checks.
+NIGHT_COLUMNS = [
+    "night",
+    "runs",
+    "status",
+    "input",
+    "articles",
+    "duplicates",
+    "quarantined",
+    "pass",
+    "warn",
+    "fail",
+]
+UNKNOWN = "-"  # a count the run never got to (a failed night publishes nothing)
+
+
+def last_runs(records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The `n` most recent records, oldest first (ordered by start time, then run id)."""
+    ordered = sorted(records, key=lambda r: (str(r.get("started_at", "")), r.get("run_id", "")))
+    return ordered[-n:] if n > 0 else ordered
+
+
+def by_night(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The runs of each night, nights oldest first, each night's runs oldest first."""
+    nights: dict[str, list[dict[str, Any]]] = {}
+    for record in last_runs(records, 0):
+        nights.setdefault(str(record["run_date"]), []).append(record)
+    return dict(sorted(nights.items()))
+
+
+def pick_night(nights: dict[str, list[dict[str, Any]]], night: str | None) -> str:
+    """`night` if it has runs, else a ValueError naming the nights that do; None: the latest."""
+    if night is None:
+        if nights:
+            return next(reversed(nights))
+        raise ValueError("no runs recorded yet")
+    if night not in nights:
+        known = ", ".join(nights) if nights else "none, no runs recorded yet"
+        raise ValueError(f"no run recorded for night {night}; nights with runs: {known}")
+    return night
+
+
+def run_line(record: dict[str, Any]) -> dict[str, Any]:
+    inv = record.get("invariant") or {}
+    statuses = Counter(r["status"] for r in expectation_rows(record))
+    first_input = (record["stages"].get("ingest") or {}).get("rows_in", UNKNOWN)
+    return {
+        "run": record["run_id"],
+        "night": record["run_date"],
+        "status": record["status"],
+        "input": inv.get("input", first_input),
+        "articles": inv.get("articles", UNKNOWN),
+        "duplicates": inv.get("duplicates", UNKNOWN),
+        "quarantined": inv.get("quarantined", UNKNOWN),
+        "checks": f"{statuses['pass']}/{statuses['warn']}/{statuses['fail']}",
+        "pass": statuses["pass"],
+        "warn": statuses["warn"],
+        "fail": statuses["fail"],
+    }
+
+
+def night_line(night: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The history line of one night: its latest run's counts and how many runs it had."""
+    line = run_line(runs[-1])
+    row = {c: line[c] for c in NIGHT_COLUMNS[2:]}
+    return {"night": night, "runs": len(runs), **row, "run": line["run"]}
+
+
+def night_rows(records: list[dict[str, Any]], n: int = 0) -> list[dict[str, Any]]:
+    """The history lines of the `n` most recent nights (every night when `n` <= 0), oldest
+    first."""
+    items = list(by_night(records).items())
+    if n > 0:
+        items = items[-n:]
+    return [night_line(night, runs) for night, runs in items]
+
+
+def _history_title(rows: list[dict[str, Any]], total: int) -> str:
+    span = rows[0]["night"] if len(rows) == 1 else f"{rows[0]['night']} to {rows[-1]['night']}"
+    if len(rows) < total:
+        return f"the last {len(rows)} of {total} nights, {span}"
+    return f"{plural(len(rows), 'night')}, {span}"
+
+
+def _status_counts(rows: list[dict[str, Any]]) -> str:
+    counts = Counter(str(r["status"]) for r in rows)
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+
+
 # --------------------------------------------------------------------------- terminal
 
 
@@ -202,41 +299,40 @@ def _table(rows: list[dict[str, Any]], headers: list[str]) -> list[str]:
     return out
 
 
-def run_line(record: dict[str, Any]) -> dict[str, Any]:
-    inv = record.get("invariant") or {}
-    statuses = Counter(r["status"] for r in expectation_rows(record))
-    first_input = (record["stages"].get("ingest") or {}).get("rows_in", "")
-    return {
-        "run": record["run_id"],
-        "night": record["run_date"],
-        "status": record["status"],
-        "input": inv.get("input", first_input),
-        "articles": inv.get("articles", ""),
-        "duplicates": inv.get("duplicates", ""),
-        "quarantined": inv.get("quarantined", ""),
-        "checks": f"{statuses['pass']}/{statuses['warn']}/{statuses['fail']}",
-    }
-
-
-def terminal_summary(records: list[dict[str, Any]]) -> str:
-    """The last runs (oldest first), then the latest run's stages and non-passing checks."""
-    if not records:
+def terminal_summary(
+    records: list[dict[str, Any]], night: str | None = None, nights: int = 0
+) -> str:
+    """The history of the last `nights` nights (one line each, oldest first), then the chosen
+    night's (default: the latest) stages and its checks that did not pass, failures first."""
+    grouped = by_night(records)
+    if not grouped and night is None:
         return "no runs recorded yet"
-    lines = ["last runs (checks: pass/warn/fail)"]
-    lines += _table(
-        [run_line(r) for r in records],
-        [*RUN_COLUMNS, "checks"],
-    )
-    latest = records[-1]
-    lines += ["", f"latest run {latest['run_id']} ({latest['status']})"]
-    lines += _table(
-        stage_rows(latest),
-        [*STAGE_COLUMNS, "top reasons"],
-    )
-    bad = [r for r in expectation_rows(latest) if r["status"] != "pass"]
+    chosen = pick_night(grouped, night)
+    rows = night_rows(records, nights)
+    lines = [
+        f"wiredesk: {_history_title(rows, len(grouped))} "
+        "(latest run of each; checks: pass/warn/fail)"
+    ]
+    lines += _table(rows, NIGHT_COLUMNS)
+    runs = grouped[chosen]
+    latest = runs[-1]
+    head = f"night {chosen}: {latest['status']}, run {latest['run_id']}"
+    if len(runs) > 1:
+        head += f" (the latest of {plural(len(runs), 'run')})"
+    lines += ["", head]
+    inv = latest.get("invariant")
+    if inv:
+        lines.append(f"{_accounting(inv)} ({'holds' if inv['holds'] else 'BROKEN'})")
+    stages = stage_rows(latest)
+    lines += _table(stages, [*STAGE_COLUMNS, "top reasons"]) if stages else ["no stage ran"]
+    checks = expectation_rows(latest)
+    counts = Counter(r["status"] for r in checks)
+    lines += ["", f"checks: {counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass"]
+    bad = [r for r in checks if r["status"] != "pass"]
     if bad:
-        lines += ["", "checks not passing"]
         lines += _table(bad, ["dataset", "status", "expectation", "observed", "set aside"])
+    if counts["pass"]:
+        lines.append(f"{plural(counts['pass'], 'check')} passed (not listed)")
     if latest.get("error"):
         lines += ["", f"error: {latest['error']}"]
     return "\n".join(lines)
@@ -248,26 +344,50 @@ _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;
 padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d5dbe1}
+h3{font-size:1rem;margin:1.25rem 0 .25rem}
 table{border-collapse:collapse;margin:.5rem 0;font-size:13px}
 td,th{border:1px solid #d5dbe1;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#eef2f6}.pass{color:#1b7a3a}.warn{color:#a86400;font-weight:600}
-.fail{color:#b3261e;font-weight:700}.grid{display:flex;flex-wrap:wrap;gap:1.5rem}
-figure{margin:0}figcaption{font-weight:600;margin-bottom:.25rem}svg text{font-size:12px}
+th{background:#eef2f6}.pass,.completed{color:#1b7a3a}.warn{color:#a86400;font-weight:600}
+.fail,.failed{color:#b3261e;font-weight:700}.skipped{color:#5d6b78}
+tr.chosen td{background:#fff6d5}code{white-space:nowrap}
+.grid{display:flex;flex-wrap:wrap;gap:1.5rem}
+figure{margin:0}.grid figure{width:520px}figcaption{font-weight:600;margin-bottom:.25rem}
+svg text{font-size:12px}
+svg{max-width:100%;height:auto}
 .muted{color:#5d6b78}
+.legend{margin:.25rem 0;font-size:13px}
+.key{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em;vertical-align:-.1em;
+border:1px solid #8a99a8}
+.key:first-child{margin-left:0}.k-articles{background:#3b6ea5}.k-duplicates{background:#c7d5e6}
+.k-quarantined{background:#d9822b}
+.k-failed{background:repeating-linear-gradient(45deg,#fbe3e0 0 3px,#b3261e 3px 5px)}
+details{margin:.5rem 0}summary{cursor:pointer;color:#1b7a3a;font-weight:600}
 """
 
 BAR = "#3b6ea5"
 SHADE = "#c7d5e6"
+QUARANTINED = "#d9822b"
+FAILED = "#b3261e"
+CHOSEN = "#fff6d5"
+GRID = "#e3e8ee"
+# Stacked from the bottom: what a night published, what it folded into clusters, what it set aside.
+LAYERS = (("articles", BAR), ("duplicates", SHADE), ("quarantined", QUARANTINED))
 
 
 def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _hbars(items: list[tuple[str, int]], *, width: int = 520, label_width: int = 220) -> str:
+def _hbars(
+    items: list[tuple[str, int]],
+    *,
+    width: int = 520,
+    label_width: int = 220,
+    empty: str = "nothing to show",
+) -> str:
     """Horizontal bar chart as inline SVG (one bar per item, value printed at its end)."""
     if not items:
-        return '<p class="muted">nothing to show</p>'
+        return f'<p class="muted">{_esc(empty)}</p>'
     row = 22
     height = row * len(items) + 8
     top = max(v for _, v in items) or 1
@@ -308,7 +428,7 @@ def _funnel(steps: list[tuple[str, int]], *, width: int = 720) -> str:
         w = max(2.0, span * value / top)
         drop = "" if previous is None or previous == value else f" (−{previous - value})"
         if label == "canonical articles" and previous is not None:
-            drop = f" (+{previous - value} duplicates)"
+            drop = f" (+{plural(previous - value, 'duplicate')})" if previous > value else ""
         parts.append(
             f'<text x="150" y="{y + 19}" text-anchor="end">{_esc(label)}</text>'
             f'<rect x="{centre - w / 2:.1f}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
@@ -320,10 +440,12 @@ def _funnel(steps: list[tuple[str, int]], *, width: int = 720) -> str:
     return "".join(parts)
 
 
-def _columns(items: list[tuple[str, int]], *, width: int = 520, height: int = 200) -> str:
+def _columns(
+    items: list[tuple[str, int]], *, width: int = 520, height: int = 200, empty: str = "nothing"
+) -> str:
     """Vertical bars (a histogram) as inline SVG, labels under the bars."""
     if not items or not any(v for _, v in items):
-        return '<p class="muted">nothing to show</p>'
+        return f'<p class="muted">{_esc(empty)}</p>'
     top = max(v for _, v in items) or 1
     plot = height - 40
     step = (width - 20) / len(items)
@@ -382,93 +504,314 @@ def _length_label(start: int) -> str:
     return f"{start // 1024}k" if start >= 1024 else str(start)
 
 
-def _html_table(rows: list[dict[str, Any]], headers: list[str], status: str = "") -> str:
+def _ticks(peak: int) -> list[int]:
+    """Axis values from 0 past `peak` in steps of 1, 2 or 5 times a power of ten (4-8 ticks)."""
+    raw = max(peak, 1) / 4
+    step = 1
+    while step < raw:
+        for factor in (2, 5, 10):
+            if step * factor >= raw:
+                step *= factor
+                break
+        else:
+            step *= 10
+    top = -(-max(peak, 1) // step) * step
+    return list(range(0, top + 1, step))
+
+
+def _compact(value: int) -> str:
+    """`950`, `1.5k`, `15k`, `1.2M`: a total that fits above a narrow bar (exact in its title)."""
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if value >= size:
+            text = f"{value / size:.1f}" if value < 10 * size else f"{value // size}"
+            return text.removesuffix(".0") + suffix
+    return str(value)
+
+
+def _label_indices(n: int, every: int, chosen: int | None) -> set[int]:
+    """Which nights get a date under their bar: every `every`-th counted back from the latest,
+    and the chosen night, whose neighbours then give way so that no two dates overlap."""
+    shown = set(range(n - 1, -1, -every))
+    if chosen is not None and chosen not in shown:
+        shown = {i for i in shown if abs(i - chosen) >= every} | {chosen}
+    return shown
+
+
+# Widest slot of one night: a few nights make a compact plot, not bars spread over the page.
+NIGHT_SLOT = 110
+
+
+def _history_plot(rows: list[dict[str, Any]], chosen: str, *, max_width: int = 1000) -> str:
+    """Documents in per night as stacked bars (articles, duplicates, quarantined), the night's
+    total above; a failed night is a hatched outline of its input, marked under its date."""
+    height, left, right, top, bottom = 280, 56, 8, 22, 46
+    plot_h = height - top - bottom
+    step = min(float(NIGHT_SLOT), (max_width - left - right) / len(rows))
+    width = round(left + step * len(rows) + right)
+
+    def number(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    totals = [max(number(r["input"]) or 0, sum(number(r[k]) or 0 for k, _ in LAYERS)) for r in rows]
+    ticks = _ticks(max(totals, default=0))
+    scale = plot_h / ticks[-1]
+    bar = min(56.0, step * 0.66)
+    # Dates need about 80 px ("2026-03-14"), or 40 px without the year when all share one.
+    short = len({r["night"][:4] for r in rows}) == 1 and step < 80
+    nights = [r["night"] for r in rows]
+    labelled = _label_indices(
+        len(rows),
+        math.ceil((40 if short else 80) / step),
+        nights.index(chosen) if chosen in nights else None,
+    )
+    base = top + plot_h
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'role="img" viewBox="0 0 {width} {height}" class="history">'
+        "<title>documents per night: articles, duplicates, quarantined</title>"
+        '<defs><pattern id="failed-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fbe3e0"/>'
+        f'<line x1="0" y1="0" x2="0" y2="6" stroke="{FAILED}" stroke-width="2"/></pattern></defs>'
+    ]
+    for value in ticks:
+        y = base - value * scale
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
+            f'stroke="{GRID}"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{value:,}</text>"
+        )
+    for i, (row, total) in enumerate(zip(rows, totals, strict=True)):
+        x0 = left + i * step
+        x = x0 + (step - bar) / 2
+        centre = x0 + step / 2
+        night = _esc(row["night"])
+        failed = row["status"] == "failed"
+        if row["night"] == chosen and len(rows) > 1:
+            parts.append(
+                f'<rect x="{x0:.1f}" y="{top}" width="{step:.1f}" height="{plot_h}" '
+                f'fill="{CHOSEN}"/>'
+            )
+        layers = [(k, colour, number(row[k])) for k, colour in LAYERS]
+        if failed or any(v is None for _, _, v in layers):
+            h = max(1.0, total * scale) if total else 0.0
+            fill = "url(#failed-hatch)" if failed else "none"
+            parts.append(
+                f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                f'fill="{fill}" stroke="{FAILED if failed else BAR}" stroke-dasharray="4 2">'
+                f"<title>{night}: {_esc(row['status'])}, {plural(total, 'document')} in, "
+                f"{'nothing published' if failed else 'no published counts recorded'}"
+                "</title></rect>"
+            )
+        else:
+            y = float(base)
+            for key, colour, count in layers:
+                if not count:
+                    continue
+                h = max(1.0, count * scale)
+                y -= h
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                    f'fill="{colour}"><title>{night}: {count} {key}</title></rect>'
+                )
+        label = f"{total:,}" if step >= 7 * len(f"{total:,}") + 6 else _compact(total)
+        if step >= 7 * len(label) + 6:
+            y_text = base - total * scale - 4
+            parts.append(
+                f'<text x="{centre:.1f}" y="{y_text:.1f}" text-anchor="middle">{label}</text>'
+            )
+        if i in labelled:
+            weight = ' font-weight="700"' if row["night"] == chosen else ""
+            text = row["night"][5:] if short else row["night"]
+            parts.append(
+                f'<text x="{centre:.1f}" y="{base + 16}" text-anchor="middle"{weight}>'
+                f"{_esc(text)}</text>"
+            )
+        if failed:
+            # "failed" needs about 44 px; narrower nights get a cross (the legend says hatched).
+            mark = "failed" if step >= 46 else "✕"
+            parts.append(
+                f'<text x="{centre:.1f}" y="{base + 32}" text-anchor="middle" '
+                f'fill="{FAILED}" font-weight="700">{mark}</text>'
+            )
+    parts.append(
+        f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" stroke="#8a99a8"/></svg>'
+    )
+    return "".join(parts)
+
+
+def _legend(failed: bool) -> str:
+    keys = [(k, k) for k, _ in LAYERS]
+    if failed:
+        keys.append(("failed", "failed night: documents in, nothing published"))
+    return (
+        '<p class="legend">'
+        + "".join(f'<span class="key k-{k}"></span>{_esc(text)} ' for k, text in keys)
+        + "</p>"
+    )
+
+
+def _html_table(
+    rows: list[dict[str, Any]],
+    headers: list[str],
+    status: str = "",
+    *,
+    chosen: str | None = None,
+) -> str:
+    """A table; the `status` column's cells take their value as class (pass, failed, ...), the
+    fail and warn counts are coloured when not 0, and the rows of night `chosen` are marked."""
     out = ["<table><tr>", *(f"<th>{_esc(h)}</th>" for h in headers), "</tr>"]
     for r in rows:
-        out.append(f'<tr title="{_esc(r["why"])}">' if r.get("why") else "<tr>")
+        attrs = f' title="{_esc(r["why"])}"' if r.get("why") else ""
+        if chosen is not None and r.get("night") == chosen:
+            attrs += ' class="chosen"'
+        out.append(f"<tr{attrs}>")
         for h in headers:
-            cls = f' class="{_esc(r[h])}"' if h == status else ""
+            cls = ""
+            if h == status:
+                cls = f' class="{_esc(r[h])}"'
+            elif h in ("fail", "warn") and isinstance(r.get(h), int) and r[h]:
+                cls = f' class="{h}"'
             out.append(f"<td{cls}>{_esc(r.get(h, ''))}</td>")
         out.append("</tr>")
     out.append("</table>")
     return "".join(out)
 
 
-def render_html(records: list[dict[str, Any]]) -> str:
-    """One self-contained page: the last runs, the latest run's funnel, checks and profile."""
-    if not records:
+def _checks_html(record: dict[str, Any]) -> list[str]:
+    rows = expectation_rows(record)
+    counts = Counter(r["status"] for r in rows)
+    headers = [*CHECK_COLUMNS, "set aside"]
+    parts = [
+        f"<h3>Checks: {counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass</h3>"
+    ]
+    bad = [r for r in rows if r["status"] != "pass"]
+    passed = [r for r in rows if r["status"] == "pass"]
+    if bad:
+        parts.append(_html_table(bad, headers, status="status"))
+    elif rows:
+        parts.append('<p class="pass">No check failed or warned.</p>')
+    else:
+        parts.append('<p class="muted">No check ran.</p>')
+    if passed:
+        parts += [
+            f"<details><summary>{plural(len(passed), 'check')} passed</summary>",
+            _html_table(passed, headers, status="status"),
+            "</details>",
+        ]
+    return parts
+
+
+def _profile_html(night: str, runs: list[dict[str, Any]]) -> list[str]:
+    latest = runs[-1]
+    profiled = next((r for r in reversed(runs) if r.get("profile")), None)
+    if profiled is None:
+        return [
+            f"<h3>Published profile of night {_esc(night)}</h3>",
+            f"<p>Night {_esc(night)} has no published profile: no run of this night recorded "
+            f"one ({plural(len(runs), 'run')}, the latest {_esc(latest['status'])}).</p>",
+        ]
+    note = (
+        ""
+        if profiled is latest
+        else f' <span class="muted">(recorded by run {_esc(profiled["run_id"])}, an earlier '
+        f"run of this night; the latest run, {_esc(latest['run_id'])}, "
+        f"{_esc(latest['status'])} without one)</span>"
+    )
+    prof = profiled["profile"]
+    lengths = [(_length_label(b["from"]), int(b["count"])) for b in prof["text_length_bins"]]
+    return [
+        f"<h3>Published profile of night {_esc(night)}{note}</h3>",
+        '<div class="grid">',
+        "<figure><figcaption>quarantine reasons (stage: reason)</figcaption>",
+        _hbars(list(prof["quarantine_reasons"].items()), empty="no document was quarantined"),
+        "</figure>",
+        "<figure><figcaption>duplicate cluster sizes (documents per story: clusters)</figcaption>",
+        _columns(size_bins(prof["cluster_sizes"]), empty="no article was published"),
+        "</figure>",
+        "<figure><figcaption>languages of published articles</figcaption>",
+        _hbars(
+            [(k, int(v)) for k, v in prof["languages"].items()], empty="no article was published"
+        ),
+        "</figure>",
+        "<figure><figcaption>text length of published articles (characters, bins from)"
+        "</figcaption>",
+        _columns(lengths, empty="no article was published"),
+        "</figure>",
+        "</div>",
+    ]
+
+
+def render_html(records: list[dict[str, Any]], night: str | None = None, nights: int = 0) -> str:
+    """One self-contained page: the history of the last `nights` nights (plot and table), the
+    chosen night's (default: the latest) funnel, stages, checks and profile, then every run."""
+    grouped = by_night(records)
+    if not grouped and night is None:
         body = "<h1>wiredesk</h1><p>No runs recorded yet.</p>"
         return _page("wiredesk report", body)
-    latest = records[-1]
-    profiled = next((r for r in reversed(records) if r.get("profile")), None)
+    chosen = pick_night(grouped, night)
+    rows = night_rows(records, nights)
+    shown = {r["night"] for r in rows}
+    runs = grouped[chosen]
+    latest = runs[-1]
+    which = "the latest night" if chosen == rows[-1]["night"] else "picked with --night"
     parts = [
-        f"<h1>wiredesk night {_esc(latest['run_date'])}: "
-        f'<span class="{"pass" if latest["status"] == "completed" else "fail"}">'
-        f"{_esc(latest['status'])}</span></h1>",
-        f'<p class="muted">run {_esc(latest["run_id"])}, started {_esc(latest["started_at"])}</p>',
+        f"<h1>wiredesk: {_esc(_history_title(rows, len(grouped)))}</h1>",
+        f"<p>Latest run of each night: {_esc(_status_counts(rows))}. Below the history: night "
+        f"{_esc(chosen)} ({which}); <code>wiredesk report --night YYYY-MM-DD</code> shows "
+        "another.</p>",
+        "<h2>History of nights</h2>",
+        "<figure><figcaption>documents in per night (latest run of each night)</figcaption>",
+        _legend(any(r["status"] == "failed" for r in rows)),
+        _history_plot(rows, chosen),
+        "</figure>",
+        _html_table(rows, NIGHT_COLUMNS, status="status", chosen=chosen),
+    ]
+    if chosen not in shown:
+        parts.append(f'<p class="muted">Night {_esc(chosen)} is older than the nights shown.</p>')
+    state = "pass" if latest["status"] == "completed" else latest["status"]
+    several = (
+        f"; the latest of {plural(len(runs), 'run')} of this night (all under Runs)"
+        if len(runs) > 1
+        else ""
+    )
+    parts += [
+        f'<h2>Night {_esc(chosen)}: <span class="{_esc(state)}">'
+        f"{_esc(latest['status'])}</span></h2>",
+        f'<p class="muted">run {_esc(latest["run_id"])}, started {_esc(latest["started_at"])}'
+        f"{_esc(several)}</p>",
     ]
     if latest.get("error"):
         parts.append(f'<p class="fail">{_esc(latest["error"])}</p>')
     inv = latest.get("invariant")
     if inv:
-        parts.append(f"<p>{_accounting(inv)} ({'holds' if inv['holds'] else 'BROKEN'})</p>")
+        holds = "holds" if inv["holds"] else "BROKEN"
+        parts.append(f"<p>{_esc(_accounting(inv))} ({holds})</p>")
     parts += [
-        "<h2>Documents per stage</h2>",
-        '<div class="grid"><figure><figcaption>funnel</figcaption>',
+        "<h3>Documents per stage</h3>",
         _funnel(funnel_steps(latest)),
-        "</figure></div>",
         _html_table(
             stage_rows(latest),
             [*STAGE_COLUMNS, "seconds", "top reasons"],
             status="checks",
         ),
-    ]
-    if profiled is not None:
-        prof = profiled["profile"]
-        note = (
-            ""
-            if profiled is latest
-            else f' <span class="muted">(from the last published night, '
-            f"{_esc(profiled['run_date'])}, run {_esc(profiled['run_id'])})</span>"
-        )
-        lengths = [(_length_label(b["from"]), int(b["count"])) for b in prof["text_length_bins"]]
-        parts += [
-            f"<h2>Published night profile{note}</h2>",
-            '<div class="grid">',
-            "<figure><figcaption>quarantine reasons (stage: reason)</figcaption>",
-            _hbars(list(prof["quarantine_reasons"].items())),
-            "</figure>",
-            "<figure><figcaption>duplicate cluster sizes (documents per story: clusters)"
-            "</figcaption>",
-            _columns(size_bins(prof["cluster_sizes"])),
-            "</figure>",
-            "<figure><figcaption>languages of published articles</figcaption>",
-            _hbars([(k, int(v)) for k, v in prof["languages"].items()]),
-            "</figure>",
-            "<figure><figcaption>text length of published articles (characters, bins from)"
-            "</figcaption>",
-            _columns(lengths),
-            "</figure>",
-            "</div>",
-        ]
-    rows = expectation_rows(latest)
-    counts = Counter(r["status"] for r in rows)
-    parts += [
-        f"<h2>Checks: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail</h2>",
-        _html_table(
-            rows,
-            [*CHECK_COLUMNS, "set aside"],
-            status="status",
-        ),
-        "<h2>Last runs</h2>",
-        _html_table(
-            [run_line(r) for r in reversed(records)],
-            [*RUN_COLUMNS, "checks"],
-        ),
+        *_checks_html(latest),
+        *_profile_html(chosen, runs),
     ]
     if latest.get("docs"):
         parts.append(f'<p class="muted">GX Data Docs: {_esc(latest["docs"])}</p>')
-    return _page(f"wiredesk night {latest['run_date']}", "\n".join(parts))
+    listed = [
+        r for n, night_runs in grouped.items() if n in shown or n == chosen for r in night_runs
+    ]
+    parts += [
+        f"<h2>Runs ({plural(len(listed), 'run')} of these nights, newest first)</h2>",
+        _html_table(
+            [run_line(r) for r in reversed(last_runs(listed, 0))],
+            [*RUN_COLUMNS, "checks"],
+            status="status",
+            chosen=chosen,
+        ),
+    ]
+    return _page(f"wiredesk night {chosen}", "\n".join(parts))
 
 
 def _page(title: str, body: str) -> str:
@@ -479,12 +822,6 @@ def _page(title: str, body: str) -> str:
         f'<link rel="icon" href="data:,"><title>{_esc(title)}</title>'
         f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
     )
-
-
-def last_runs(records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    """The `n` most recent records, oldest first (ordered by start time, then run id)."""
-    ordered = sorted(records, key=lambda r: (str(r.get("started_at", "")), r.get("run_id", "")))
-    return ordered[-n:] if n > 0 else ordered
 
 
 # --------------------------------------------------------------------------- Prefect task
@@ -500,9 +837,16 @@ def profile_task(layout: io.Layout) -> dict[str, Any]:
     )
 
 
-def write_report(data_dir: Path, out: Path | None, runs: int) -> tuple[str, Path]:
-    """Read the run records under `data_dir`, write the HTML report; (terminal text, path)."""
-    records = last_runs(io.read_run_records(data_dir / "runs"), runs)
+def write_report(
+    data_dir: Path, out: Path | None, runs: int, night: str | None = None
+) -> tuple[str, Path]:
+    """Read the run records under `data_dir` and write the HTML report of the last `runs`
+    nights (every night when `runs` <= 0) with the details of `night` (default: the latest);
+    returns (terminal text, path). A night with no recorded run raises ValueError (nothing
+    written) with the nights that have runs."""
+    records = io.read_run_records(data_dir / "runs")
+    if night is not None:
+        pick_night(by_night(records), night)
     path = out or io.Layout(data_dir, "").docs / "report.html"
-    io.write_text(path, render_html(records))
-    return terminal_summary(records), path
+    io.write_text(path, render_html(records, night, runs))
+    return terminal_summary(records, night, runs), path

@@ -205,3 +205,73 @@ class Night:
 
     def save(self) -> None:
         io.write_json(self.layout.night_record, self.record)
+
+
+# --------------------------------------------------------------------------- history check
+
+# Stages whose files later nights read (the state they match against and learn from): what
+# `verify_history` holds to the night records before a night starts.
+STATE_STAGES = ("publish", "dedup_state", "vocabulary_state", "site_lines")
+
+
+class StateError(RuntimeError):
+    """A committed state partition of an earlier night is missing or altered; the message names
+    it and the command that writes it again."""
+
+
+def verify_history(layout: io.Layout, data_dir_option: str | None = None) -> None:
+    """Raise StateError if a state partition that an earlier complete night recorded (in
+    `state/nights/<D>.json`: every file, its size and sha256) is missing, has a file too many
+    or too few, or differs. Sizes and names are checked for every file; the sha256 only of a
+    file modified after its night record was last written (state partitions are written whole
+    and never touched again), so the check costs a directory walk, not a read of the history."""
+    root = layout.data_dir
+    records = io.stat_files([layout.night_record.parent], root)
+    problems: list[str] = []
+    for rel, _size, recorded_ns in records:
+        night = Path(rel).stem
+        if not rel.endswith(".json") or night >= layout.run_date:
+            continue
+        record = io.read_json(root / rel)
+        if record.get("status") != "complete":
+            continue
+        for stage in STATE_STAGES:
+            entry = record.get("stages", {}).get(stage)
+            if entry:
+                problems += [
+                    f"{p} (written by night {night})"
+                    for p in _partition_problems(root, entry, recorded_ns)
+                ]
+    if problems:
+        night = problems[0].rsplit("night ", 1)[1].rstrip(")")
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        data = f" --data-dir {data_dir_option}" if data_dir_option else ""
+        raise StateError(
+            f"state of earlier nights is damaged: {problems[0]}{more}; later nights would "
+            f"match against a history that lies. Restore it from a backup, or write it again "
+            f"by running that night again with its inbox (`wiredesk run --run-date {night}"
+            f"{data} --inbox DIR`), then this one"
+        )
+
+
+def _partition_problems(root: Path, entry: dict[str, Any], recorded_ns: int) -> list[str]:
+    expected = {f[0]: f for f in entry["files"] if f[0].startswith("state/")}
+    problems = []
+    for part in (p for p in entry["paths"] if p.startswith("state/")):
+        now = {f[0]: f for f in io.stat_files([root / part], root)}
+        want = {k: v for k, v in expected.items() if k == part or k.startswith(part + "/")}
+        if want and not now:
+            problems.append(f"partition {part} is missing")
+            continue
+        for rel in sorted(set(want) - set(now)):
+            problems.append(f"{rel} is missing")
+        for rel in sorted(set(now) - set(want)):
+            problems.append(f"{rel} was not written by its night")
+        for rel in sorted(set(want) & set(now)):
+            _, size, sha = want[rel]
+            _, size_now, mtime_ns = now[rel]
+            if size_now != size:
+                problems.append(f"{rel} has changed ({size_now} bytes, {size} recorded)")
+            elif mtime_ns > recorded_ns and io.file_sha256(root / rel) != sha:
+                problems.append(f"{rel} has changed (its sha256 differs from the record)")
+    return problems

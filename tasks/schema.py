@@ -38,7 +38,9 @@ def _fields(*groups: list[pa.Field]) -> list[pa.Field]:
 
 # One file (or unreadable entry) found under the inbox, with its bytes as read; or one page
 # fetched over HTTP, whose `source_path` is its URL and which also says `url`, `fetched_at` and
-# the response's `media_type` (all three null for inbox files).
+# the response's `media_type` (all three null for inbox files); or one document read out of a
+# container file (a JSONL line, a WARC response record), whose `record_index` says which (null
+# for a whole file or a page). Internal to io and ingest: never published.
 RAW = pa.schema(
     [
         pa.field("source_path", pa.string(), nullable=False),
@@ -48,6 +50,7 @@ RAW = pa.schema(
         pa.field("url", pa.string()),
         pa.field("fetched_at", TS),
         pa.field("media_type", pa.string()),
+        pa.field("record_index", pa.int32()),
     ]
 )
 

@@ -3,7 +3,8 @@ rows the checks set aside.
 
 Input: a staged dataset (its Arrow table, with the `tasks.quality` metric columns appended for
 text datasets), its suite (`expectations/<dataset>.json`) and the run-time suite parameters
-(`run_started_at`, `expected_languages`, `rows_in`: the rows the producing stage read).
+(`run_started_at`, `expected_languages`, `rows_in`: the rows the producing stage read,
+`sources_in`: the input files behind them).
 Output: a `ValidationReport` (one outcome per expectation: passed or not, severity, what GX
 observed, how many rows it caught) and a `Split`: the rows to keep and the rows set aside.
 
@@ -11,8 +12,10 @@ Two kinds of check. Batch-level: a failed `critical` expectation stops the night
 is published (`gate` raises `QualityGateError` naming it); a failed `warning` is reported only.
 GX's own `success` flag ignores severity, so the gate decides itself. Row-level: an expectation
 whose `meta.quarantine` names a reason code sets aside exactly the rows GX lists as unexpected
-(result format COMPLETE), with `stage` `validate`, that reason and the expectation's label; its
-severity still applies to the batch as a whole, through its `mostly` share. Rows are never set
+(result format COMPLETE), with `stage` `validate`, that reason and the expectation's label.
+Such checks are `warning`s: one bad file, or one container of bad records, never stops a night;
+with `meta.stops_night_from_files: N` the caught rows stop the night when they come from N or
+more input files (a critical outcome "... from N+ input files" is added). Rows are never set
 aside from `deduped` (dropping a canonical row would orphan its copies) nor from `quarantined`.
 Before GX runs, the dataset's Parquet schema is compared with its Arrow schema
 (`arrow_schema_exact`, critical): GX only sees the scalar columns, so it cannot check types.
@@ -24,8 +27,11 @@ Suites load whole or not at all: GX 1.x drops an expectation whose name it does 
 log line only, so `load_suite` counts what GX kept and raises `SuiteError` naming what it
 dropped; it also refuses a column the dataset does not have, a `$PARAMETER` the run does not
 provide, and a `meta.quarantine` on an expectation that cannot name rows. Each validation result
-is also kept in GX's own format next to the run record, and rendered as GX Data Docs (static
-HTML) under `data/docs/`: GX's stores write those files, at the paths `io.Layout` gives.
+is also kept in GX's own format next to the run record (`runs/validations/`, written by GX's
+store at the path `io.Layout` gives). `build_docs` renders the results of every run kept there
+as wiredesk's own Data Docs under `docs/` (`tasks/datadocs.py`: plain HTML that works offline,
+read from the stored JSON, GX not imported): an index of every run, a page per result and a page
+per suite.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ import pyarrow.dataset as ds
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import io
+from tasks import datadocs, io
 from tasks.quality import QualityConfig, with_metrics
 from tasks.schema import (
     DATASETS,
@@ -63,8 +69,25 @@ SEVERITIES = ("critical", "warning", "info")
 # Rows of these datasets are never set aside by a check (see the module docstring).
 NO_ROW_QUARANTINE = ("deduped", "quarantined")
 
-# The suite parameters every validation provides (`$PARAMETER` names in the suites).
-PARAMETERS = ("run_started_at", "expected_languages", "rows_in")
+# The suite parameters every validation provides (`$PARAMETER` names in the suites). `sources_in`:
+# the input files (or fetched URLs) behind the rows the producing stage read, so that a check can
+# ask how many of the night's files came through, which one container cannot sway.
+PARAMETERS = ("run_started_at", "expected_languages", "rows_in", "sources_in")
+
+# `meta.stops_night_from_files: N` on a row-level check of severity `warning`: when the check
+# fails (its `mostly` share missed) and the rows it caught come from at least N input files, the
+# night stops, through one more outcome of severity `critical` named after the check ("... from
+# N+ input files"). Rows from fewer files are only set aside: one bad file, or one container of
+# bad records, never stops a night, while the same problem in many files is systematic.
+STOP_NIGHT_KEY = "stops_night_from_files"
+
+# The stage each dataset comes out of: what it set aside and what it kept are what it read.
+PRODUCED_BY = {
+    "ingested": "ingest",
+    "extracted": "extract",
+    "repaired": "repair",
+    "deduped": "dedup",
+}
 
 SCHEMA_CHECK = "arrow_schema_exact"
 
@@ -233,6 +256,14 @@ def load_suite(spec: dict[str, Any], schema: pa.Schema) -> Any:
                 raise SuiteError(
                     f"{name}: {kind} cannot name rows, so it cannot carry meta.quarantine"
                 )
+        files = meta.get(STOP_NIGHT_KEY)
+        if files is not None and (
+            reason is None or not isinstance(files, int) or isinstance(files, bool) or files < 2
+        ):
+            raise SuiteError(
+                f"{name}: {kind} has meta.{STOP_NIGHT_KEY} {files!r}: it needs meta.quarantine "
+                "and a number of input files of at least 2 (one bad file never stops a night)"
+            )
     # The label is taken before GX substitutes suite parameters, so that it names the rule
     # ("min rows_in * 0.5"), not tonight's value, and stays the same from night to night.
     expected = [
@@ -263,20 +294,21 @@ def load_suite(spec: dict[str, Any], schema: pa.Schema) -> Any:
     return suite
 
 
-def suite_parameters(cfg: ValidateConfig, rows_in: int) -> dict[str, Any]:
+def suite_parameters(cfg: ValidateConfig, rows_in: int, sources_in: int) -> dict[str, Any]:
     """The run-time values of the suites' `$PARAMETER`s."""
     return {
         "run_started_at": cfg.run_started_at,
         "expected_languages": list(cfg.quality.expected_languages),
         "rows_in": rows_in,
+        "sources_in": sources_in,
     }
 
 
 # --------------------------------------------------------------------------- checking
 
 
-def _gx_context(results_dir: Path | None = None, docs_dir: Path | None = None) -> Any:
-    """An ephemeral GX context; with file stores for results and Data Docs when given."""
+def _gx_context(results_dir: Path | None = None) -> Any:
+    """An ephemeral GX context; with a file store for validation results when given."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -289,18 +321,6 @@ def _gx_context(results_dir: Path | None = None, docs_dir: Path | None = None) -
         config.stores[config.validation_results_store_name]["store_backend"] = {
             "class_name": "TupleFilesystemStoreBackend",
             "base_directory": str(results_dir),
-        }
-    if docs_dir is not None:
-        config.data_docs_sites = {
-            "wiredesk": {
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": False,
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(docs_dir),
-                },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            }
         }
     context = gx.get_context(mode="ephemeral", project_config=config)
     # GX 1.x reads this variable, not TQDM_DISABLE, to decide on progress bars.
@@ -395,6 +415,7 @@ def validate_table(
     report = ValidationReport(
         dataset=dataset, suite=suite.name, rows=table.num_rows, parameters=dict(parameters or {})
     )
+    systematic: list[Outcome] = []
     for item in result.results:
         config = item.expectation_config
         res = item.result or {}
@@ -419,7 +440,35 @@ def validate_table(
         if outcome.quarantine:
             outcome.rows = sorted(int(i) for i in res.get("unexpected_index_list") or [])
         report.outcomes.append(outcome)
+        files = meta.get(STOP_NIGHT_KEY)
+        if files and not outcome.success:
+            stop = _systematic(outcome, table, int(files))
+            if stop is not None:
+                systematic.append(stop)
+    # First, like wiredesk's other own checks: they are not in GX's result.
+    report.outcomes[:0] = systematic
     return report, result
+
+
+def _systematic(outcome: Outcome, table: pa.Table, files: int) -> Outcome | None:
+    """The critical outcome that stops the night when `outcome`'s rows span `files` input files
+    or more (see STOP_NIGHT_KEY); None when they do not."""
+    if not outcome.rows or "source_path" not in table.column_names:
+        return None
+    caught = table.column("source_path").take(pa.array(outcome.rows, pa.int64()))
+    spread = pc.count_distinct(caught).as_py()
+    if spread < files:
+        return None
+    return Outcome(
+        expectation=f"{outcome.expectation} from {files}+ input files",
+        severity="critical",
+        success=False,
+        observed=f"{len(outcome.rows)} of {table.num_rows} rows, from {spread} input files",
+        why=(
+            f"The check caught more rows than its `mostly` share allows, in {spread} input files "
+            f"(at least {files}): not one bad file but a systematic problem. {outcome.why or ''}"
+        ).strip(),
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -494,12 +543,29 @@ def split_rows(
 
 
 def validate_batch(
-    table: pa.Table, suite: Any, dataset: str, cfg: ValidateConfig, rows_in: int
+    table: pa.Table,
+    suite: Any,
+    dataset: str,
+    cfg: ValidateConfig,
+    rows_in: int,
+    sources_in: int | None = None,
 ) -> tuple[ValidationReport, Split, Any]:
-    """Metrics, suite and row split for one dataset: the pure core of `validate_task`."""
+    """Metrics, suite and row split for one dataset: the pure core of `validate_task`.
+
+    `sources_in` defaults to the input files of `table` itself (no file lost).
+    """
+    if sources_in is None:
+        sources_in = _distinct_sources(table)
     checked = with_metrics(table, cfg.quality) if dataset in TEXT_DATASETS else table
-    report, result = validate_table(checked, suite, dataset, suite_parameters(cfg, rows_in))
+    parameters = suite_parameters(cfg, rows_in, sources_in)
+    report, result = validate_table(checked, suite, dataset, parameters)
     return report, split_rows(table, report, cfg, checked), result
+
+
+def _distinct_sources(table: pa.Table) -> int:
+    if "source_path" not in table.column_names:
+        return 0
+    return int(pc.count_distinct(table.column("source_path")).as_py())
 
 
 def gate(report: ValidationReport) -> None:
@@ -541,13 +607,33 @@ def store_result(result: Any, layout: io.Layout, cfg: ValidateConfig, dataset: s
     return str(written[-1]) if written else ""
 
 
-def build_docs(layout: io.Layout, cfg: ValidateConfig, datasets: list[str]) -> str:
-    """Render this run's stored results as GX Data Docs; returns the index page's path."""
-    context = _gx_context(results_dir=layout.validation_results, docs_dir=layout.docs)
-    keys = [_result_key(d, d, cfg.run_id, cfg.run_started_at) for d in datasets]
-    stored = set(context.validation_results_store.list_keys())
-    context.build_data_docs(resource_identifiers=[k for k in keys if k in stored])
-    return str(layout.docs / "index.html")
+def build_docs(
+    layout: io.Layout,
+    cfg: ValidateConfig,
+    datasets: list[str],
+    expectations_dir: Path | None = None,
+) -> str:
+    """Render every stored run as Data Docs (`tasks/datadocs.py`); returns the index's path.
+
+    The whole history is rendered, from the run records and the stored results (no GX import).
+    Raises FileNotFoundError when a page of this run's `datasets` (results stored under
+    `cfg.run_id`) was not written, rather than leave tonight out of the docs unnoticed.
+    """
+    written = datadocs.build_site(
+        layout.docs, layout.data_dir / "runs", layout.validation_results, expectations_dir
+    )
+    tonight = {
+        page.split("/")[-1].removesuffix(".html")
+        for page in written
+        if page.count("/") == 4 and page.split("/")[2] == cfg.run_id
+    }
+    missing = sorted(set(datasets) - tonight)
+    if missing:
+        raise FileNotFoundError(
+            f"no stored validation result of run {cfg.run_id} for {missing} "
+            f"under {layout.validation_results}"
+        )
+    return str(layout.docs / datadocs.INDEX)
 
 
 # --------------------------------------------------------------------------- Prefect task
@@ -601,11 +687,11 @@ def validate_task(
     logger = get_run_logger()
     suite = load_suite(io.read_json(Path(suite_path)), validated_schema(dataset))
     table, schema_checks = _read(dataset, [Path(p) for p in paths])
-    if table.num_rows == 0:
+    if table.num_rows == 0 and rows_in == 0:
         # A night with nothing new is normal for a re-ingest. Aggregate expectations (a mean, a
         # share) have no value on no rows and would fail it, so an empty dataset is reported as
         # such (only its schema checked) and whatever an earlier run of the night set aside is
-        # replaced by nothing.
+        # replaced by nothing. (Rows in but none out is a stage that lost everything: checked.)
         report = ValidationReport(dataset=dataset, suite=suite.name, rows=0)
         report.outcomes[:0] = [o for o in schema_checks if not o.success]
         if dataset not in NO_ROW_QUARANTINE:
@@ -617,7 +703,8 @@ def validate_task(
             )
         logger.info("validate %s: no rows tonight", dataset)
         return report
-    report, split, result = validate_batch(table, suite, dataset, cfg, rows_in)
+    sources_in = _sources_in(layout, dataset, table)
+    report, split, result = validate_batch(table, suite, dataset, cfg, rows_in, sources_in)
     report.outcomes[:0] = schema_checks
     if split.quarantined.num_rows:
         _rewrite_without(layout, dataset, split.quarantined.column("doc_id").to_pylist())
@@ -646,12 +733,30 @@ def validate_task(
     return report
 
 
+def _sources_in(layout: io.Layout, dataset: str, table: pa.Table) -> int:
+    """Input files behind the rows the stage producing `dataset` read: those of the rows it kept
+    and of the rows it set aside (its staged quarantine)."""
+    paths = set(table.column("source_path").to_pylist()) if table.num_rows else set()
+    stage = PRODUCED_BY.get(dataset)
+    rejected = layout.staged_quarantine(stage) if stage else None
+    if rejected is not None and rejected.exists():
+        paths.update(io.read_table(rejected, columns=["source_path"]).column(0).to_pylist())
+    return len(paths)
+
+
 def quarantine_stage(dataset: str) -> str:
     """The staged-quarantine folder name of rows a check set aside from `dataset`."""
     return f"{STAGE}_{dataset}"
 
 
-# NO_CACHE: the docs reflect files on disk written by this run.
+# NO_CACHE: the docs reflect files on disk written by this run and the runs before it.
 @task(name="data-docs", cache_policy=NO_CACHE)
-def docs_task(layout: io.Layout, cfg: ValidateConfig, datasets: list[str]) -> str:
-    return build_docs(layout, cfg, datasets)
+def docs_task(
+    layout: io.Layout,
+    cfg: ValidateConfig,
+    datasets: list[str],
+    expectations_dir: str | None = None,
+) -> str:
+    return build_docs(
+        layout, cfg, datasets, Path(expectations_dir) if expectations_dir is not None else None
+    )

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# The `browser` fixture (headless Chromium, network cut off) for the tests that look at pages.
+pytest_plugins = ["tests.browser"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_INBOX = ROOT / "data" / "inbox"
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -65,15 +65,19 @@ def background(
 
 
 @contextmanager
-def running_server(home: Path) -> Iterator[str]:
-    """A Prefect server on a free loopback port; yields its API URL."""
+def running_server(home: Path, *, ui: bool = False) -> Iterator[str]:
+    """A Prefect server on a free loopback port; yields its API URL. With `ui`, it serves the UI
+    too, at the API URL without `/api`; PREFECT_UI_API_URL tells the UI's pages where the API
+    is, because `--port` alone does not (they would ask port 4200: "Can't connect to Server
+    API")."""
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "true" if ui else "false",
+        "PREFECT_UI_API_URL": api_url,
         # The scheduler makes the cron deployment's runs; every 5 s instead of every 60 s so
         # that the test sees them soon.
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "5",

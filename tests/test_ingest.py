@@ -93,7 +93,9 @@ def test_bad_inputs_are_quarantined_with_reasons_and_never_lost():
         "doc.pdf": b"%PDF-1.7",
         "broken.html.gz": gzip.compress(PAGE)[:20],
         "bomb.txt.gz": bomb,
-        "bad.jsonl": b'{"url": "u", "html": "<p>ok</p>"}\nnot json\n[1]\n{"url": "v"}\n',
+        "bad.jsonl": (
+            b'{"url": "https://u.example/", "html": "<p>ok</p>"}\nnot json\n[1]\n{"url": "v"}\n'
+        ),
         "bad.warc": b"this is not a warc file at all",
         "crawl.warc.gz": _warc([("https://x.example/gone", "404 Not Found", b"missing")]),
         "unreadable.txt": None,

@@ -132,3 +132,30 @@ def test_history_reads_only_earlier_nights(tmp_path):
     table = read_history(tmp_path / "h", "2026-03-14", schema)
     assert table.column("run_date").to_pylist() == ["2026-03-12", "2026-03-13"]
     assert read_history(tmp_path / "nothing", "2026-03-14", schema).num_rows == 0
+
+
+def test_a_lock_handed_over_is_joined_by_this_process_and_still_refuses_others(tmp_path):
+    """The CLI takes the lock before Prefect starts (hand_over=True); the flow's own lock in the
+    same process joins it instead of refusing it, and another process is still refused."""
+    import subprocess
+    import sys
+
+    with DataDirLock(tmp_path, holder="cli", hand_over=True):
+        with DataDirLock(tmp_path, holder="flow run abc"):
+            assert (tmp_path / ".lock").read_text() == "flow run abc"
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from pathlib import Path; from tasks.lock import DataDirLock\n"
+                f"DataDirLock(Path({str(tmp_path)!r}), holder='x').__enter__()",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert "DataDirBusy" in other.stderr and "flow run abc" in other.stderr
+        # A second hand-over lock is not joined: only the flow inside the CLI joins.
+        with pytest.raises(DataDirBusy):
+            DataDirLock(tmp_path, holder="x", hand_over=True).__enter__()
+    with DataDirLock(tmp_path, holder="after"):  # released with the handed-over lock
+        pass

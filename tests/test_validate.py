@@ -157,13 +157,115 @@ def test_a_duplicated_doc_id_stops_the_night():
         gate(report)
 
 
-def test_too_few_texts_out_of_extraction_stops_the_night():
-    report, _, _ = validate_batch(extracted(_night(3)), _suite("extracted"), "extracted", CFG, 10)
+def test_too_few_input_files_out_of_extraction_stops_the_night():
+    # 3 of 10 input files came out with text: extraction is broken.
+    report, _, _ = validate_batch(
+        extracted(_night(3)), _suite("extracted"), "extracted", CFG, rows_in=10, sources_in=10
+    )
     failed = [o.expectation for o in report.critical_failures]
-    assert failed == ["expect_table_row_count_to_be_between[min rows_in * 0.5]"]
+    assert failed == ["expect_column_unique_value_count_to_be_between(source_path)"]
     assert [o.expectation for o in report.warnings] == [
-        "expect_table_row_count_to_be_between[min rows_in * 0.9]"
+        "expect_table_row_count_to_be_between[min rows_in * 0.5]",
+        "expect_table_row_count_to_be_between[min rows_in * 0.9]",
     ]
+
+
+def test_one_container_of_empty_pages_or_a_small_night_does_not_stop_the_night():
+    # 4 good files beside one JSONL whose 30 pages all came out empty: 4 rows of 34 documents,
+    # but 4 of 5 input files.
+    report, _, _ = validate_batch(
+        extracted(_night(4)), _suite("extracted"), "extracted", CFG, rows_in=34, sources_in=5
+    )
+    gate(report)
+    assert "expect_table_row_count_to_be_between[min rows_in * 0.5]" in {
+        o.expectation for o in report.warnings
+    }
+    # A night of two files, one of them empty: half lost, still no systematic breakage.
+    report, _, _ = validate_batch(
+        extracted(_night(1)), _suite("extracted"), "extracted", CFG, rows_in=2, sources_in=2
+    )
+    gate(report)
+    # Four files of four lost: that is systematic.
+    report, _, _ = validate_batch(
+        extracted(_night(0)), _suite("extracted"), "extracted", CFG, rows_in=4, sources_in=4
+    )
+    assert report.status == "fail"
+
+
+def test_a_row_level_check_stops_the_night_only_when_its_rows_span_three_input_files():
+    lost = STORY.replace("e", "\ufffd")
+    # One undecodable text of one: set aside, the night goes on (GX: a warning).
+    rows = _night(1)
+    rows[0]["text"] = lost
+    report, split, _ = validate_batch(extracted(rows), _suite("extracted"), "extracted", CFG, 1)
+    gate(report)
+    assert split.quarantined.column("reason").to_pylist() == ["undecodable_text"]
+    # Thirty undecodable records of one container beside four good files: set aside, no stop.
+    rows = _night(4) + [extracted_row(f"rec{i}", lost) for i in range(30)]
+    for i, row in enumerate(rows[4:]):
+        row["source_path"], row["record_index"] = "feeds/broken.jsonl", i
+    report, split, _ = validate_batch(extracted(rows), _suite("extracted"), "extracted", CFG, 34)
+    gate(report)
+    assert split.quarantined.num_rows == 30 and split.kept.num_rows == 4
+    assert [o.expectation for o in report.warnings] == [
+        "expect_column_values_to_be_between(replacement_rate)"
+    ]
+    # Three undecodable files of four: systematic, the night stops and nothing is set aside.
+    rows = _night(4)
+    for row in rows[:3]:
+        row["text"] = lost
+    report, split, _ = validate_batch(extracted(rows), _suite("extracted"), "extracted", CFG, 4)
+    [stop] = report.critical_failures
+    assert stop.expectation == (
+        "expect_column_values_to_be_between(replacement_rate) from 3+ input files"
+    )
+    assert stop.observed == "3 of 4 rows, from 3 input files"
+    assert report.outcomes[0] is stop  # wiredesk's own checks come first, as in the Data Docs
+    assert split.quarantined.num_rows == 0
+
+
+def test_texts_repair_made_too_long_or_wordless_are_set_aside_not_a_stop():
+    rows = _night(5)
+    rows[1]["text"] = "ffi" * 700_000  # ligatures expanded by repair: 2,100,000 characters
+    rows[1]["text_length"] = len(rows[1]["text"])
+    rows[3]["text"] = "<> &"  # '&lt;&gt; &amp;' after repair: no word left
+    rows[3]["text_length"] = 4
+    report, split, _ = validate_batch(repaired(rows), _suite("repaired"), "repaired", CFG, 5)
+    gate(report)
+    bad = {r["doc_id"]: r["reason"] for r in split.quarantined.to_pylist()}
+    assert bad == {"doc1": "text_too_long", "doc3": "no_words"}
+    assert split.kept.column("doc_id").to_pylist() == ["doc0", "doc2", "doc4"]
+
+
+def test_a_suite_refuses_a_night_stop_on_one_file_or_without_rows():
+    spec = _spec("extracted")
+    for item in spec["expectations"]:
+        if item["meta"].get("stops_night_from_files"):
+            item["meta"]["stops_night_from_files"] = 1
+    with pytest.raises(SuiteError, match="stops_night_from_files"):
+        load_suite(spec, validated_schema("extracted"))
+    spec = _spec("extracted")
+    spec["expectations"][-1]["meta"]["stops_night_from_files"] = 3  # no meta.quarantine
+    with pytest.raises(SuiteError, match="stops_night_from_files"):
+        load_suite(spec, validated_schema("extracted"))
+
+
+def test_no_critical_check_a_single_row_can_trip():
+    # One bad row of each kind in a night of one: set aside or warned about, never a stop.
+    for name, build in (("extracted", extracted), ("repaired", repaired)):
+        for column, value in (
+            ("text", "\ufffd" * 50),
+            ("text", "…"),
+            ("text_length", 2_500_000),
+            ("published_at", datetime(2027, 1, 1, tzinfo=UTC)),
+            ("mojibake_score", 50.0),
+        ):
+            if column == "mojibake_score" and name == "extracted":
+                continue
+            rows = _night(1)
+            rows[0][column] = value
+            report, _, _ = validate_batch(build(rows), _suite(name), name, CFG, 1)
+            assert not report.critical_failures, (name, column, report.critical_failures)
 
 
 def test_mojibake_left_after_repair_is_set_aside():

@@ -1,16 +1,25 @@
 """A small loopback web site for the fetch tests: pages, feeds and sitemaps with ETag and
-Last-Modified, scripted failures and redirects, and a log of every request it answered."""
+Last-Modified, scripted failures and redirects, and a log of every request it answered; and
+misbehaving answers written straight to the socket (headers one byte at a time, a body that
+never ends) or bodies that are compression bombs."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import struct
 import threading
 import time
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import BinaryIO
+
+# Writes a whole response, status line included, to the client's socket.
+Raw = Callable[[BinaryIO], None]
 
 
 @dataclass
@@ -23,6 +32,10 @@ class Resource:
     failures: list[int] = field(default_factory=list)
     redirect: str | None = None
     delay: float = 0.0
+    # Sent with every answer besides the usual ones (Content-Encoding, Retry-After ...).
+    headers: dict[str, str] = field(default_factory=dict)
+    # Answer with this instead of a well-formed response (see `slow_headers`, `endless_body`).
+    raw: Raw | None = None
     modified: float = 1_773_446_400.0  # 2026-03-14 00:00 UTC
 
     def tag(self) -> str:
@@ -87,6 +100,12 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             if res is not None:
                 if res.delay:
                     time.sleep(res.delay)
+                if res.raw is not None:
+                    with site.lock:
+                        site.log.append(Hit(self.path, inm, ims, 200))
+                    self.close_connection = True
+                    res.raw(self.wfile)
+                    return
                 if res.failures:
                     status, body = res.failures.pop(0), b"try later"
                 elif res.redirect is not None:
@@ -103,6 +122,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                     headers["ETag"] = res.tag()
                 if res.last_modified and status in (200, 304):
                     headers["Last-Modified"] = res.stamp()
+                headers.update(res.headers)
             with site.lock:
                 site.log.append(Hit(self.path, inm, ims, status))
             self.send_response(status)
@@ -166,3 +186,57 @@ def page(title: str, paragraphs: list[str]) -> str:
         f"<body><nav>Home | World | Velmora</nav><article><h1>{title}</h1>{body}</article>"
         "<footer>Velmora Wire, all rights reserved</footer></body></html>"
     )
+
+
+def slow_headers(interval: float, seconds: float) -> Raw:
+    """A 200 whose headers come one byte every `interval` seconds for `seconds`, then a small
+    page: each byte is well within any read timeout, the whole is not."""
+
+    def write(out: BinaryIO) -> None:
+        out.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Pad: ")
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            out.write(b"a")
+            out.flush()
+            time.sleep(interval)
+        body = page("Late", ["At last."]).encode()
+        out.write(b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    return write
+
+
+def endless_body(chunk: bytes, interval: float = 0.0) -> Raw:
+    """A 200 with no length whose body repeats `chunk` (every `interval` seconds) until the
+    client hangs up."""
+
+    def write(out: BinaryIO) -> None:
+        out.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n")
+        out.write(b"<!doctype html><html><body><p>")
+        while True:
+            out.write(chunk)
+            out.flush()
+            if interval:
+                time.sleep(interval)
+
+    return write
+
+
+def gzip_bomb(size: int, layers: int = 1) -> bytes:
+    """`size` zero bytes gzipped `layers` times; built from one deflate block of 1 MiB of zeros
+    repeated (a full flush makes every block alike), so that 4 GiB takes a second, not half a
+    minute. `size` is a multiple of 1 MiB."""
+    block = bytes(1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    head = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    repeat = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = deflate.flush()
+    blocks = size // len(block)
+    crc = 0
+    for _ in range(blocks):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    data = header + head + repeat * (blocks - 1) + end + trailer
+    for _ in range(layers - 1):
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    return data
