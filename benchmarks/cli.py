@@ -5,7 +5,7 @@ Each case runs `.venv/bin/wiredesk ARGS` REPEAT times in a scratch folder (a fil
 `README.md`, a sample inbox) and prints the median and worst wall seconds, the exit status and
 the number of lines on stderr. A busy data dir is measured with a second process holding the
 lock. Asserts nothing (timings on a shared machine are noisy); the tests check the statuses,
-the one-line messages and that no case imports Prefect (tests/test_cli.py).
+the one-line messages and that no case imports Prefect (tests/flows/test_cli.py).
 
     .venv/bin/python benchmarks/cli.py [--repeat 5]
 """

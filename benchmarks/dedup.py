@@ -193,7 +193,7 @@ def time_ours(text_dir: Path, preds: Path, workers: int) -> dict[str, Any]:
     """Our dedup of the text in this process: the first night (as every night of the pipeline
     runs, each flow run a fresh process) timed, then the same night again (`warm_seconds`:
     memory already mapped, caches built; 0.3-0.7 s less on `large`)."""
-    from tasks.dedup import DedupConfig, dedup_night
+    from tasks.dedup.night import DedupConfig, dedup_night
 
     table = load_text(text_dir)
     cfg = DedupConfig(run_id="benchmark", workers=workers)

@@ -33,7 +33,7 @@ from pathlib import Path
 def main():
     sys.path.insert(0, sys.argv[1])
     from tasks import io
-    from tasks.dedup import DedupConfig, commit_state, run_dedup
+    from tasks.dedup.night import DedupConfig, commit_state, run_dedup
     layout = io.Layout(Path(sys.argv[2]), sys.argv[3])
     start = time.perf_counter()
     cfg = DedupConfig(run_id="bench-" + sys.argv[3], workers=int(sys.argv[4]))

@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flows.extractfiles import extract_config  # noqa: E402
-from tasks.extract import extract_batch  # noqa: E402
-from tasks.ingest import ingest_batch  # noqa: E402
+from tasks.extract.page import extract_batch  # noqa: E402
+from tasks.ingest.documents import ingest_batch  # noqa: E402
 from tasks.schema import RAW  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "boilerplate"

@@ -1,4 +1,4 @@
-"""Calibrate the boilerplate-residue phrases of tasks/quality.py on hand-cleaned article text.
+"""Calibrate the boilerplate-residue phrases of tasks/validate/metrics.py on hand-cleaned article text.
 
 Prints, for every phrase in `JUNK_PHRASES` and for a few rejected candidates, how many gold
 article texts of the boilerplate benchmarks (../shared/data/boilerplate: scrapinghub_aeb
@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tasks.quality import JUNK_PHRASES, boilerplate_hits  # noqa: E402
+from tasks.validate.metrics import JUNK_PHRASES, boilerplate_hits  # noqa: E402
 
 # Phrases considered and left out when they occur in gold text (kept here so the figures that
 # excluded them can be re-measured).

@@ -4,7 +4,7 @@ Labelled texts: the trafilatura_eval pages of `../shared/data/boilerplate/` (sha
 article text as wiredesk extracts it, labelled with the page's own `<html lang>` (two-letter
 code; pages without one are skipped). Each text is cut to its first N characters (N = 60, 150,
 400 and the stage's sample) and identified by:
-- py3langid, as `tasks.extract.detect_lang` calls it (the stage's function itself);
+- py3langid, as `tasks.extract.page.detect_lang` calls it (the stage's function itself);
 - lingua (`lingua-language-detector`, models in the wheel), all languages, low and high accuracy
   mode, when it is installed (it is not a dependency: this script measures whether it should be).
 Prints accuracy per length, ms per text (CPU) and the resident memory each detector adds.
@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from flows.extractfiles import extract_config  # noqa: E402
 from tasks import extract  # noqa: E402
-from tasks.charset import decode_body  # noqa: E402
-from tasks.htmltext import parse_html  # noqa: E402
+from tasks.extract.charset import decode_body  # noqa: E402
+from tasks.extract.maintext import parse_html  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "boilerplate" / "trafilatura_eval"
 LENGTHS = (60, 150, 400, extract.LANG_SAMPLE_CHARS)

@@ -25,15 +25,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tasks.extract import ExtractConfig, detect_lang, extract_document  # noqa: E402
-from tasks.repair import (  # noqa: E402
+from tasks.extract.page import ExtractConfig, detect_lang, extract_document  # noqa: E402
+from tasks.repair.spelling import speller  # noqa: E402
+from tasks.repair.text import (  # noqa: E402
     RepairConfig,
     mojibake_score,
     protected_words,
     repair_text,
     vocabulary_of,
 )
-from tasks.spelling import speller  # noqa: E402
 
 NOW = datetime(2026, 3, 14, tzinfo=UTC)
 CFG = RepairConfig(run_id="bench", run_started_at=NOW)

@@ -4,7 +4,7 @@ Data: the HTML documents of `../shared/data/syndication/large` (shared part): re
 sites whose own article was cut out and replaced by another article; `labels.jsonl` names each
 document's site and the article it carries. Sites with at least `--min-docs` documents are used;
 each site's documents are split in two "nights" (first half, second half, by doc id). Night one
-goes through the extract stage and `tasks.sitelines.learn`; night two is extracted twice, without
+goes through the extract stage and `tasks.extract.sitelines.learn`; night two is extracted twice, without
 and with the learned model, by the stage's pure function. Printed: how many lines and characters
 the model strips on night two beyond the other rules, and how many of those stripped lines belong
 to the article the page carries (a line is "article" when at least half of its word 4-grams are
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flows.extractfiles import extract_config  # noqa: E402
-from tasks.extract import extract_document  # noqa: E402
-from tasks.sitelines import (  # noqa: E402
+from tasks.extract.page import extract_document  # noqa: E402
+from tasks.extract.sitelines import (  # noqa: E402
     SITE_LINES,
     SITE_PAGES,
     boilerplate_model,

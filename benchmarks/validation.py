@@ -62,7 +62,7 @@ def main() -> int:
 
     from flows.nightly import nightly_ingest
     from tasks import io
-    from tasks.validate import ValidateConfig, build_docs
+    from tasks.validate.suites import ValidateConfig, build_docs
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="wiredesk-bench-"))
     try:

@@ -287,9 +287,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _run_night(params: dict[str, Any]) -> int:
     from flows.nightly import nightly_ingest
+    from flows.resume import StateError
     from tasks.io import DataDirBusy
-    from tasks.resume import StateError
-    from tasks.validate import QualityGateError
+    from tasks.validate.suites import QualityGateError
 
     try:
         _ensure_prefect_api()
@@ -341,8 +341,8 @@ def _add_repair_text(sub: Any) -> None:
 def _cmd_repair_text(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from tasks.extract import detect_lang
-    from tasks.repair import RepairConfig, repair_lines
+    from tasks.extract.page import detect_lang
+    from tasks.repair.text import RepairConfig, repair_lines
 
     text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
     lang = args.lang or detect_lang(text)
@@ -482,7 +482,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             "give the data dir a run wrote to",
             EXIT_NOT_PUBLISHED,
         )
-    from tasks.report import write_report
+    from tasks.report.records import write_report
 
     try:
         text, path = write_report(

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from flows.preflight import absolute, parse_run_date
-from tasks.dedup import DedupConfig
-from tasks.extract import ExtractConfig
-from tasks.fetch import FetchConfig
-from tasks.ingest import IngestConfig
-from tasks.quality import DEFAULT_EXPECTED_LANGUAGES, QualityConfig
-from tasks.repair import RepairConfig
-from tasks.validate import ValidateConfig
+from tasks.dedup.night import DedupConfig
+from tasks.extract.page import ExtractConfig
+from tasks.fetch.crawl import FetchConfig
+from tasks.ingest.documents import IngestConfig
+from tasks.repair.text import RepairConfig
+from tasks.validate.metrics import DEFAULT_EXPECTED_LANGUAGES, QualityConfig
+from tasks.validate.suites import ValidateConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EXPECTATIONS = PROJECT_ROOT / "expectations"

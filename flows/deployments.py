@@ -73,7 +73,7 @@ def nightly_deployment(
 
 # `wiredesk serve` stops within this long of SIGTERM or Ctrl-C whatever the API's state: inside
 # docker's 10 s before SIGKILL. Prefect's own shutdown retries its API calls (pausing the
-# schedule) for about 70 s when the server is gone. Measured here (tests/test_deployment.py):
+# schedule) for about 70 s when the server is gone. Measured here (tests/flows/test_deployment.py):
 # idle 0.6-1.2 s with the server up, 1.1-1.7 s with it gone; with a run in progress 1.3-2.8 s.
 STOP_DEADLINE_SECONDS = 4.0
 # A flow run in progress gets this long to exit on SIGTERM before SIGKILL; the night does not
@@ -120,7 +120,7 @@ class _ServeRunner(Runner):
 
     def _runs_in_progress(self) -> list[Any]:
         """The processes of the flow runs this runner started that are still alive (Prefect 3.8
-        keeps them in `Runner._process_manager`; `tests/test_deployment.py` fails if that
+        keeps them in `Runner._process_manager`; `tests/flows/test_deployment.py` fails if that
         changes)."""
         manager = self._process_manager
         handles = (manager.get(flow_run_id) for flow_run_id in manager.flow_run_ids())
@@ -199,7 +199,7 @@ def serve(deployment: Any) -> int:
     process left to report it). Its night is not lost: everything a killed run wrote is either
     complete and recorded or left in `.tmp/`, and the next run of that night, scheduled or
     `prefect deployment run --param run_date=D`, resumes it from the first unfinished stage
-    (tasks/resume.py); the data-dir lock died with the run.
+    (flows/resume.py); the data-dir lock died with the run.
     """
     from prefect.settings import get_current_settings
 

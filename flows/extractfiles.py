@@ -19,8 +19,8 @@ import pyarrow as pa
 
 from flows.config import RunConfig
 from tasks import io
-from tasks.extract import ExtractConfig, extract_batch, load_site_boilerplate
-from tasks.ingest import ingest_batch
+from tasks.extract.page import ExtractConfig, extract_batch, load_site_boilerplate
+from tasks.ingest.documents import ingest_batch
 
 SUFFIXES = (".html.gz", ".html", ".txt.gz", ".txt")
 # Files read per batch: small batches keep memory flat on big folders.

@@ -6,14 +6,14 @@ fetch (web sources, if any) -> ingest -> validate(ingested) -> extract -> valida
 
 A run holds the data dir's lock from start to end, so two runs never write one data dir at once
 (the second fails with a message naming the first, or waits `lock_wait` seconds). A night is
-resumable (tasks/resume.py): each stage whose recorded output is still valid is reused, so a run
+resumable (flows/resume.py): each stage whose recorded output is still valid is reused, so a run
 killed part-way is completed by the next run of the same night, and a night that is complete
 and whose inputs did not change is left untouched. A failed `critical` expectation stops the
 night before publish, so the curated tables stay as they were; rows a row-level check caught are
 removed from the staged dataset before the next stage reads it, and published with the night's
 quarantine. Whatever happens, the run record `runs/<run_id>.json` is written with the counts and
 validation results gathered so far, the Data Docs under `docs/` are rendered again over every
-run (`tasks/datadocs.py`), and Prefect artifacts show the night (`tasks/report.py`).
+run (`tasks/validate/datadocs.py`), and Prefect artifacts show the night (`tasks/report/records.py`).
 """
 
 from __future__ import annotations
@@ -28,24 +28,28 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows import preflight
+from flows import preflight, resume
 from flows.config import RunConfig
 from flows.names import FLOW_NAME
-from tasks import io, reingest, resume
-from tasks import report as reports
-from tasks.dedup import commit_state_task, dedup_task, staged_state
-from tasks.extract import extract_task
-from tasks.fetch import fetch_task
-from tasks.ingest import ingest_task
-from tasks.publish import publish_task
-from tasks.repair import VOCABULARY_STATE, commit_vocabulary_task, repair_task
+from tasks import io, revisions
+from tasks.dedup.night import staged_state
+from tasks.dedup.task import commit_state_task, dedup_task
+from tasks.extract.sitelines import LINES_STATE, PAGES_STATE
+from tasks.extract.task import extract_task, learn_site_lines_task
+from tasks.fetch.task import fetch_task
+from tasks.ingest.task import ingest_task
+from tasks.publish.task import publish_task
+from tasks.repair.task import commit_vocabulary_task, repair_task
+from tasks.repair.text import VOCABULARY_STATE
+from tasks.report import records as reports
+from tasks.report.task import profile_task
 from tasks.schema import DEDUP_STATE
-from tasks.sitelines import LINES_STATE, PAGES_STATE, learn_site_lines_task
-from tasks.validate import ValidationReport, docs_task, gate, quarantine_stage, validate_task
+from tasks.validate.suites import ValidationReport, gate, quarantine_stage
+from tasks.validate.task import docs_task, validate_task
 
 STAGES = ("ingest", "extract", "repair", "dedup")
 # Where the night's rejects are gathered from, in pipeline order: each stage's own, then what
-# the checks of its dataset set aside (never any from `deduped`, see tasks/validate.py).
+# the checks of its dataset set aside (never any from `deduped`, see tasks/validate/suites.py).
 QUARANTINE_SOURCES = (
     "fetch",
     "ingest",
@@ -99,7 +103,7 @@ def stage_inputs(cfg: RunConfig, layout: io.Layout) -> dict[str, Any]:
     """Per stage, in order, what besides the stage before it determines its output."""
     code = resume.code_version()
     suites = io.fingerprint_files([cfg.expectations_dir], cfg.expectations_dir)
-    history = io.fingerprint_files(reingest.history_paths(layout), cfg.data_dir)
+    history = io.fingerprint_files(revisions.history_paths(layout), cfg.data_dir)
     inputs: dict[str, Any] = {}
     if cfg.sources:
         # No code version: what the web answered that night is a fact, whatever code reads it.
@@ -380,7 +384,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
 
 def _profile(layout: io.Layout) -> dict[str, Any] | None:
     try:
-        return reports.profile_task(layout)
+        return profile_task(layout)
     except Exception as exc:  # the profile is a report, never a reason to fail the night
         get_run_logger().warning("could not profile the published night: %s", exc)
         return None

@@ -89,7 +89,7 @@ _EXTRACTED_FIELDS = [
     pa.field("source_attribution", pa.string()),
     pa.field("stripped", STRIPPED_TYPE),
     pa.field("text_length", pa.int32(), nullable=False),
-    # The page's template, for dedup (`tasks.boilerplate`): sorted distinct 64-bit hashes of its
+    # The page's template, for dedup (`tasks.dedup.templates`): sorted distinct 64-bit hashes of its
     # opening tags with attributes (links, classes, scripts), stored as int64 (the same 64 bits:
     # some readers load no unsigned type); empty for plain text and for pages whose `site` is
     # known (the site groups them). Taken here, where the page is in hand, so that dedup does
@@ -135,11 +135,11 @@ DEDUP_DOCUMENTS = pa.schema(
         pa.field("text_length", pa.int32(), nullable=False),
         pa.field("content_sha256", pa.string(), nullable=False),
         pa.field("shingles", pa.list_(pa.uint64()), nullable=False),
-        # Cross-lingual keys (`tasks.anchors`, format in `state/dedup/format.json`) in the order
+        # Cross-lingual keys (`tasks.dedup.crosslingual`, format in `state/dedup/format.json`) in the order
         # the text first uses them, site template keys removed.
         pa.field("anchors", pa.list_(pa.string()), nullable=False),
         # The page's site and template tags: a later night's page of the same template is not
-        # linked by what the two share (tasks.boilerplate).
+        # linked by what the two share (tasks.dedup.templates).
         pa.field("site", pa.string()),
         pa.field("template_tags", pa.list_(pa.uint64()), nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
@@ -193,7 +193,7 @@ _CURATED_COLUMNS = (
 # The same fields (types, nullability) as in the stage datasets, in the contract's order.
 _CURATED_COMMON = [DEDUPED.field(name) for name in _CURATED_COLUMNS]
 
-# Re-ingest (tasks/reingest.py): the same source (URL, or inbox path and record) seen with other
+# Re-ingest (tasks/revisions.py): the same source (URL, or inbox path and record) seen with other
 # bytes on a later night is a new revision of one document, not a copy of it. `revision` counts
 # from 1; `revises` is the doc_id of the revision it replaces (published on an earlier night).
 _REVISION_FIELDS = [
@@ -242,7 +242,7 @@ VOCABULARY = pa.schema(
 )
 
 # --------------------------------------------------------------------------- sources and state
-# Written by tasks/fetch.py and tasks/reingest.py; none of these is a curated table.
+# Written by tasks/fetch/crawl.py and tasks/revisions.py; none of these is a curated table.
 
 # One HTTP exchange of a night's fetch (`raw/run_date=D`, zstd-compressed Parquet): what was asked,
 # what came back, and the bytes of every new or changed page and of every feed and sitemap, so a
@@ -309,7 +309,7 @@ DATASETS: dict[str, pa.Schema] = {
 }
 
 # --------------------------------------------------------------------------- quality metrics
-# Text-aware metric columns (tasks/quality.py), computed by the validation step from `text` and
+# Text-aware metric columns (tasks/validate/metrics.py), computed by the validation step from `text` and
 # gated by the suites of the text datasets; they are not stored in staged or curated files.
 QUALITY_METRICS = pa.schema(
     [
