@@ -77,7 +77,8 @@ def child_pages(sitemap_url: str, data_dir: str) -> dict[str, Any]:
     from dataclasses import replace
 
     from tasks import io
-    from tasks.fetch.crawl import FetchConfig, fetch_night
+    from tasks.fetch.config import FetchConfig
+    from tasks.fetch.crawl import fetch_night
 
     baseline = peak_rss_mb()
     layout = io.Layout(Path(data_dir), "2026-03-14")
@@ -96,7 +97,9 @@ def child_pages(sitemap_url: str, data_dir: str) -> dict[str, Any]:
 
 
 def child_url(url: str) -> dict[str, Any]:
-    from tasks.fetch.crawl import FetchConfig, Fetcher, fetch_sources, quarantined
+    from tasks.fetch.config import FetchConfig
+    from tasks.fetch.crawl import fetch_sources, quarantined
+    from tasks.fetch.http import Fetcher
 
     cfg = FetchConfig()
     started = time.monotonic()

@@ -495,6 +495,63 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- rebuild-state
+
+
+def _add_rebuild_state(sub: Any) -> None:
+    cmd = sub.add_parser(
+        "rebuild-state",
+        help="write a complete night's state again from the tables it kept (after damage)",
+        description=(
+            "Write the state partitions of one complete night (what later nights match against "
+            "and learn from) again from its published and staged tables, and check them against "
+            "the night's record. Use it when `wiredesk run` stops on damaged state; when the "
+            "tables it needs are gone too, it says so and names the other way back."
+        ),
+    )
+    cmd.add_argument("--run-date", required=True, metavar="YYYY-MM-DD", help="the night")
+    cmd.add_argument("--data-dir", default="data", help="the data dir (default: data)")
+    cmd.add_argument(
+        "--lock-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another run holding the data dir (default: fail at once)",
+    )
+
+
+def _cmd_rebuild_state(args: argparse.Namespace) -> int:
+    from flows import preflight
+    from flows.preflight import UsageError
+    from tasks.lock import DataDirBusy, DataDirLock
+
+    try:
+        night = preflight.parse_run_date(args.run_date)
+        data_dir = preflight.absolute(args.data_dir)
+        wait = preflight.check_lock_wait(args.lock_wait)
+        if not (data_dir / "state" / "nights").is_dir():
+            raise UsageError(f"--data-dir {args.data_dir} holds no nights: nothing to rebuild")
+    except UsageError as exc:
+        return _fail(exc, EXIT_NOT_PUBLISHED)
+    from flows.rebuild import RebuildError, rebuild_state
+
+    try:
+        with DataDirLock(
+            data_dir, holder=f"pid {os.getpid()}, rebuild-state {night}", wait_seconds=wait
+        ):
+            written = rebuild_state(data_dir, str(night), args.data_dir)
+    except DataDirBusy as exc:
+        return _fail(exc, EXIT_BUSY)
+    except RebuildError as exc:
+        return _fail(exc, EXIT_NOT_PUBLISHED)
+    print(
+        f"night {night}: {len(written)} state partitions written again and checked against its record:"
+    )
+    for path in written:
+        print(f"  {path}")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- wiring
 
 COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], int]]] = {
@@ -503,6 +560,7 @@ COMMANDS: dict[str, tuple[Callable[[Any], None], Callable[[argparse.Namespace], 
     "serve": (_add_serve, _cmd_serve),
     "extract": (_add_extract, _cmd_extract),
     "report": (_add_report, _cmd_report),
+    "rebuild-state": (_add_rebuild_state, _cmd_rebuild_state),
 }
 
 

@@ -99,8 +99,14 @@ def _validate(
     )
 
 
-def stage_inputs(cfg: RunConfig, layout: io.Layout) -> dict[str, Any]:
-    """Per stage, in order, what besides the stage before it determines its output."""
+def stage_inputs(
+    cfg: RunConfig, layout: io.Layout, inbox_digests: dict[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    """Per stage, in order, what besides the stage before it determines its output.
+
+    The inbox counts by content (`io.digest_tree`): touching its files redoes nothing. Give
+    `inbox_digests` (a dict, filled here) to reuse and keep the digests of files whose size and
+    mtime did not change since they were last read."""
     code = resume.code_version()
     suites = io.fingerprint_files([cfg.expectations_dir], cfg.expectations_dir)
     history = io.fingerprint_files(revisions.history_paths(layout), cfg.data_dir)
@@ -108,7 +114,13 @@ def stage_inputs(cfg: RunConfig, layout: io.Layout) -> dict[str, Any]:
     if cfg.sources:
         # No code version: what the web answered that night is a fact, whatever code reads it.
         inputs["fetch"] = [list(cfg.sources)]
-    inbox = io.stat_tree(cfg.inbox) if cfg.inbox is not None else None
+    inbox = None
+    if cfg.inbox is not None:
+        known = dict(inbox_digests or {})
+        inbox, digests = io.digest_tree(cfg.inbox, known)
+        if inbox_digests is not None:
+            inbox_digests.clear()
+            inbox_digests.update(digests)
     inputs["ingest"] = [code, suites, resume.settings(cfg.ingest), inbox, history]
     # Extract and repair also read state that earlier nights wrote (site boilerplate lines; the
     # vocabulary that protects names from typo repair).
@@ -209,6 +221,8 @@ def nightly_ingest(
     holder = f"pid {os.getpid()}, run {cfg.run_id}, night {cfg.run_date}, since {cfg.started_at}"
     try:
         with io.DataDirLock(cfg.data_dir, holder=holder, wait_seconds=cfg.lock_wait):
+            # Before any work: a disk that fills during the night still leaves a record.
+            io.reserve_record(layout.run_record(cfg.run_id), record)
             _run_night(cfg, layout, record, logger)
     except BaseException as exc:
         record["status"] = "failed"
@@ -218,9 +232,9 @@ def nightly_ingest(
     finally:
         record["finished_at"] = datetime.now(UTC).isoformat()
         # Written before the docs too: they list every run from the records on disk.
-        io.write_json(layout.run_record(cfg.run_id), record)
+        io.write_record(layout.run_record(cfg.run_id), record)
         record["docs"] = _docs(cfg, layout, record)
-        io.write_json(layout.run_record(cfg.run_id), record)
+        io.write_record(layout.run_record(cfg.run_id), record)
         _artifacts(record)
     return record
 
@@ -231,9 +245,11 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
         logger.info("removed %d half-written parts left by a killed run", cleared)
     # Before anything reads it: the state of earlier nights is what their records say it is.
     resume.verify_history(layout, str(cfg.data_dir))
+    digests = resume.inbox_digests(layout)
     night = resume.Night.open(
-        layout, stage_inputs(cfg, layout), run_id=cfg.run_id, started_at=cfg.started_at
+        layout, stage_inputs(cfg, layout, digests), run_id=cfg.run_id, started_at=cfg.started_at
     )
+    night.keep_inbox_digests(digests)
     record["night_run_id"] = night.run_id
     if night.complete:
         for name, entry in night.record["stages"].items():

@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import tasks
 from tasks import io
 
 # Libraries whose version can change what a stage writes: wiredesk's own runtime requirements,
@@ -59,15 +60,15 @@ def digest(*parts: Any) -> str:
 
 def code_version(package_dir: Path | None = None) -> str:
     """sha256 of every module of `tasks/` and of the versions of the output libraries."""
-    root = package_dir or Path(__file__).resolve().parent
-    files = sorted(root.glob("*.py"))
+    root = package_dir or Path(tasks.__file__).resolve().parent
+    files = sorted(root.rglob("*.py"))
     versions: dict[str, str | None] = {}
     for name in output_libraries():
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return digest([[f.name, io.file_sha256(f)] for f in files], versions)
+    return digest([[f.relative_to(root).as_posix(), io.file_sha256(f)] for f in files], versions)
 
 
 def settings(cfg: Any) -> dict[str, Any]:
@@ -172,6 +173,15 @@ class Night:
 
     # ----------------------------------------------------------------- updates
 
+    def keep_inbox_digests(self, digests: dict[str, list[Any]]) -> None:
+        """Remember the inbox's digests (`io.digest_tree`) so the next run of the night reads
+        only files touched since; saved now only if they changed (a complete night whose inbox
+        was only touched records the new times, nothing else)."""
+        if self.record.get("inbox_digests") != digests:
+            self.record["inbox_digests"] = digests
+            if self.layout.night_record.exists():
+                self.save()
+
     def begin(self, attempt_run_id: str) -> None:
         self.record["attempts"].append(attempt_run_id)
         self.record["status"] = "running"
@@ -207,6 +217,17 @@ class Night:
         io.write_json(self.layout.night_record, self.record)
 
 
+def inbox_digests(layout: io.Layout) -> dict[str, list[Any]]:
+    """The inbox digests the night's record kept, {} if none (see `Night.keep_inbox_digests`)."""
+    if not layout.night_record.exists():
+        return {}
+    try:
+        kept = io.read_json(layout.night_record).get("inbox_digests")
+    except (OSError, ValueError):
+        return {}
+    return dict(kept) if isinstance(kept, dict) else {}
+
+
 # --------------------------------------------------------------------------- history check
 
 # Stages whose files later nights read (the state they match against and learn from): what
@@ -240,7 +261,7 @@ def verify_history(layout: io.Layout, data_dir_option: str | None = None) -> Non
             if entry:
                 problems += [
                     f"{p} (written by night {night})"
-                    for p in _partition_problems(root, entry, recorded_ns)
+                    for p in partition_problems(root, entry, recorded_ns)
                 ]
     if problems:
         night = problems[0].rsplit("night ", 1)[1].rstrip(")")
@@ -248,13 +269,13 @@ def verify_history(layout: io.Layout, data_dir_option: str | None = None) -> Non
         data = f" --data-dir {data_dir_option}" if data_dir_option else ""
         raise StateError(
             f"state of earlier nights is damaged: {problems[0]}{more}; later nights would "
-            f"match against a history that lies. Restore it from a backup, or write it again "
-            f"by running that night again with its inbox (`wiredesk run --run-date {night}"
-            f"{data} --inbox DIR`), then this one"
+            f"match against a history that lies. Write it again from the tables that night "
+            f"kept (`wiredesk rebuild-state --run-date {night}{data}`), or restore it from a "
+            f"backup, then run this night again"
         )
 
 
-def _partition_problems(root: Path, entry: dict[str, Any], recorded_ns: int) -> list[str]:
+def partition_problems(root: Path, entry: dict[str, Any], recorded_ns: int) -> list[str]:
     expected = {f[0]: f for f in entry["files"] if f[0].startswith("state/")}
     problems = []
     for part in (p for p in entry["paths"] if p.startswith("state/")):

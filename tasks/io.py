@@ -14,6 +14,7 @@ counted (`InputCount`) for the night's invariant.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import shutil
 import stat
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from io import BufferedReader, BytesIO, RawIOBase
 from pathlib import Path
@@ -400,6 +401,71 @@ def _frame_jsonl(stream: BinaryIO, limits: ReadLimits, count: InputCount) -> Ite
         yield Framed(None, None, _stream_error(exc, f"after line {index + 1}"), 0)
 
 
+@dataclass(frozen=True)
+class _WarcHead:
+    """A WARC record's header as read: its exact bytes, its `WARC-Type` and its block's length."""
+
+    data: bytes
+    rec_type: bytes | None
+    length: int
+
+
+def _warc_version_line(stream: BinaryIO) -> bytes:
+    """The next line that is not blank (a record's version line); b"" at the end of the stream."""
+    line = stream.readline(MAX_WARC_HEADER_BYTES)
+    while line and not line.strip():
+        line = stream.readline(MAX_WARC_HEADER_BYTES)
+    return line
+
+
+def _warc_head(stream: BinaryIO, first: bytes, where: str) -> _WarcHead | str:
+    """The header that `first` (its version line) opens, read up to its blank line; or why it
+    cannot be framed (too long, cut off, no valid `Content-Length`)."""
+    head = [first]
+    size = len(first)
+    rec_type: bytes | None = None
+    length_text: bytes | None = None
+    while True:
+        line = stream.readline(MAX_WARC_HEADER_BYTES)
+        size += len(line)
+        if size > MAX_WARC_HEADER_BYTES:
+            return f"bad_warc: {where}: a record header over {MAX_WARC_HEADER_BYTES} bytes"
+        if not line.endswith(b"\n"):
+            return f"truncated_record: {where}: the file ends inside a record header"
+        head.append(line)
+        if not line.strip():
+            break
+        name, _, value = line.partition(b":")
+        key = name.strip().lower()
+        if key == b"warc-type":
+            rec_type = value.strip()
+        elif key == b"content-length":
+            length_text = value.strip()
+    if length_text is None or not length_text.isdigit() or len(length_text) > 18:
+        return f"bad_warc: {where}: a record without a valid Content-Length ({length_text!r})"
+    return _WarcHead(b"".join(head), rec_type, int(length_text))
+
+
+def _warc_response(
+    stream: BinaryIO, head: _WarcHead, index: int, limits: ReadLimits
+) -> tuple[Framed, bool]:
+    """The unit of response record `index` (its header `head` read, its block next), and
+    whether framing can go on after it (False when the file ends inside the block)."""
+    length = head.length
+    if length > limits.max_doc_bytes:
+        skipped = _skip(stream, length)
+        error = f"too_large: record {index}: {length} bytes > {limits.max_doc_bytes}"
+        return Framed(index, None, error, length), skipped >= length
+    block = stream.read(length)
+    if len(block) < length:
+        error = (
+            f"truncated_record: record {index}: the file ends "
+            f"after {len(block)} of its {length} bytes"
+        )
+        return Framed(index, None, error, len(head.data) + len(block)), False
+    return Framed(index, head.data + block, None, len(head.data) + length), True
+
+
 def _frame_warc(stream: BinaryIO, limits: ReadLimits, count: InputCount) -> Iterator[Framed]:
     """WARC records framed by their `Content-Length` (ISO 28500: version line, named fields, a
     blank line, the block, two line ends); each response record's exact bytes (header and block,
@@ -410,68 +476,34 @@ def _frame_warc(stream: BinaryIO, limits: ReadLimits, count: InputCount) -> Iter
     current: int | None = None
     try:
         while True:
+            # 1. the next record's version line (the blank lines between records skipped)
             current = None
-            line = stream.readline(MAX_WARC_HEADER_BYTES)
-            while line and not line.strip():
-                line = stream.readline(MAX_WARC_HEADER_BYTES)
+            line = _warc_version_line(stream)
             if not line:
                 return
             where = f"after {responses} response records"
             if not line.startswith(b"WARC/"):
                 yield Framed(None, None, f"bad_warc: {where}: not a WARC record: {line[:40]!r}", 0)
                 return
-            head = [line]
-            size = len(line)
-            rec_type: bytes | None = None
-            length_text: bytes | None = None
-            while True:
-                line = stream.readline(MAX_WARC_HEADER_BYTES)
-                size += len(line)
-                if size > MAX_WARC_HEADER_BYTES:
-                    yield Framed(
-                        None,
-                        None,
-                        f"bad_warc: {where}: a record header over {MAX_WARC_HEADER_BYTES} bytes",
-                        0,
-                    )
-                    return
-                if not line.endswith(b"\n"):
-                    yield Framed(
-                        None,
-                        None,
-                        f"truncated_record: {where}: the file ends inside a record header",
-                        0,
-                    )
-                    return
-                head.append(line)
-                if not line.strip():
-                    break
-                name, _, value = line.partition(b":")
-                key = name.strip().lower()
-                if key == b"warc-type":
-                    rec_type = value.strip()
-                elif key == b"content-length":
-                    length_text = value.strip()
-            if length_text is None or not length_text.isdigit() or len(length_text) > 18:
-                yield Framed(
-                    None,
-                    None,
-                    f"bad_warc: {where}: a record without a valid Content-Length ({length_text!r})",
-                    0,
-                )
+            # 2. its header
+            head = _warc_head(stream, line, where)
+            if isinstance(head, str):
+                yield Framed(None, None, head, 0)
                 return
-            length = int(length_text)
-            if rec_type != b"response":
+            # 3. a record that is not a response: read past its block
+            if head.rec_type != b"response":
                 count.skipped_records += 1
-                if _skip(stream, length) < length:
+                if _skip(stream, head.length) < head.length:
                     yield Framed(
                         None,
                         None,
-                        f"truncated_record: {where}: the file ends inside a {rec_type!r} record",
+                        f"truncated_record: {where}: the file ends inside a "
+                        f"{head.rec_type!r} record",
                         0,
                     )
                     return
                 continue
+            # 4. a response: one unit, unless the file holds too many
             if responses == limits.max_records:
                 yield Framed(
                     None,
@@ -484,28 +516,10 @@ def _frame_warc(stream: BinaryIO, limits: ReadLimits, count: InputCount) -> Iter
             current = responses
             responses += 1
             count.records += 1
-            if length > limits.max_doc_bytes:
-                skipped = _skip(stream, length)
-                yield Framed(
-                    current,
-                    None,
-                    f"too_large: record {current}: {length} bytes > {limits.max_doc_bytes}",
-                    length,
-                )
-                if skipped < length:
-                    return
-                continue
-            block = stream.read(length)
-            if len(block) < length:
-                yield Framed(
-                    current,
-                    None,
-                    f"truncated_record: record {current}: the file ends "
-                    f"after {len(block)} of its {length} bytes",
-                    size + len(block),
-                )
+            unit, more = _warc_response(stream, head, current, limits)
+            yield unit
+            if not more:
                 return
-            yield Framed(current, b"".join(head) + block, None, size + length)
     except (InboxError, OSError) as exc:
         where = f"record {current}" if current is not None else f"after {responses} records"
         yield Framed(current, None, _stream_error(exc, where), 0)
@@ -1020,20 +1034,40 @@ def stat_files(paths: Iterable[Path], root: Path) -> list[list[Any]]:
     return sorted(out)
 
 
-def stat_tree(root: Path) -> list[list[Any]]:
-    """[relative path, size, mtime_ns] of every file under `root`, sorted (cheap: no reads); a
-    directory that was not walked (see `walk_inbox`) is [path, None, why]."""
-    out: list[list[Any]] = []
+def digest_tree(
+    root: Path, known: Mapping[str, Sequence[Any]] | None = None
+) -> tuple[list[list[Any]], dict[str, list[Any]]]:
+    """([relative path, size, sha256] of every file under `root`, sorted; a directory that was
+    not walked or a file that is not a readable regular file is [path, None, why]) and the
+    digests to pass as `known` next time: {path: [size, mtime_ns, sha256]}.
+
+    What the files hold, not when they were written, so touching them changes nothing; a file
+    whose size and mtime are those in `known` is not read again (a night re-reads only the
+    files that were touched or changed since the last time it looked)."""
+    known = known or {}
+    listing: list[list[Any]] = []
+    digests: dict[str, list[Any]] = {}
     for entry in walk_inbox(root):
         if entry.problem is not None:
-            out.append([entry.rel, None, entry.problem])
+            listing.append([entry.rel, None, entry.problem])
             continue
+        path = root / entry.rel
         try:
-            st = (root / entry.rel).stat()
-            out.append([entry.rel, st.st_size, st.st_mtime_ns])
-        except OSError:
-            out.append([entry.rel, None, None])
-    return out
+            st = path.stat()
+            if not stat.S_ISREG(st.st_mode):
+                listing.append([entry.rel, None, stat.filemode(st.st_mode)])
+                continue
+            seen = known.get(entry.rel)
+            if seen is not None and list(seen[:2]) == [st.st_size, st.st_mtime_ns]:
+                sha = str(seen[2])
+            else:
+                sha = file_sha256(path)
+        except OSError as exc:
+            listing.append([entry.rel, None, _os_detail(exc)])
+            continue
+        listing.append([entry.rel, st.st_size, sha])
+        digests[entry.rel] = [st.st_size, st.st_mtime_ns, sha]
+    return sorted(listing), digests
 
 
 def clear_scratch(data_dir: Path) -> int:
@@ -1070,6 +1104,52 @@ def write_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", "utf-8")
     os.replace(tmp, path)
+
+
+# Bytes set aside for a run record when the run starts: a full night's record is about 40 KB
+# (syndication `large`, 20,000 documents), and a disk that fills during the night must still
+# leave one that says what happened.
+RECORD_RESERVE_BYTES = 256 * 1024
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
+
+
+def reserve_record(path: Path, obj: Any, reserve: int = RECORD_RESERVE_BYTES) -> None:
+    """Write the JSON record `obj` padded with spaces to `reserve` bytes and flushed to disk,
+    so that `write_record` can later write into blocks the file already owns."""
+    data = _json_bytes(obj)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data + b" " * max(0, reserve - len(data)))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_record(path: Path, obj: Any) -> None:
+    """Write a run record aside and rename it into place; when that fails for want of space
+    (ENOSPC, EDQUOT), write it over the bytes `reserve_record` set aside (JSON allows the
+    trailing spaces). Raises only if neither works."""
+    try:
+        write_json(path, obj)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        failure = exc
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
+    data = _json_bytes(obj)
+    size = path.stat().st_size if path.exists() else 0
+    if len(data) > size:
+        raise failure
+    with path.open("r+b") as fh:
+        fh.write(data + b" " * (size - len(data)))
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def exists(path: Path) -> bool:

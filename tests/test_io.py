@@ -2,6 +2,7 @@ import os
 import signal
 import subprocess
 import sys
+from io import BytesIO
 from pathlib import Path
 
 import pyarrow as pa
@@ -159,3 +160,95 @@ def test_a_lock_handed_over_is_joined_by_this_process_and_still_refuses_others(t
             DataDirLock(tmp_path, holder="x", hand_over=True).__enter__()
     with DataDirLock(tmp_path, holder="after"):  # released with the handed-over lock
         pass
+
+
+def _warc(rec_type: str, block: bytes, *, length: str | None = None) -> bytes:
+    n = str(len(block)) if length is None else length
+    head = f"WARC/1.0\r\nWARC-Type: {rec_type}\r\nContent-Length: {n}\r\n\r\n".encode()
+    return head + block + b"\r\n\r\n"
+
+
+class _FailingRead(BytesIO):
+    """A stream whose reads fail once `after` bytes are read (a disk going away mid-file)."""
+
+    def __init__(self, data: bytes, after: int) -> None:
+        super().__init__(data)
+        self.after = after
+
+    def readline(self, size: int | None = -1) -> bytes:
+        if self.tell() >= self.after:
+            raise OSError(5, "Input/output error")
+        return super().readline(size)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.tell() >= self.after:
+            raise OSError(5, "Input/output error")
+        return super().read(size)
+
+
+def _frames(stream: BytesIO) -> tuple[list[tuple], tuple[int, int]]:
+    limits = io.ReadLimits(
+        max_file_bytes=1 << 20,
+        max_doc_bytes=1000,
+        max_records=3,
+        max_container_bytes=1 << 20,
+        max_gzip_members=10,
+    )
+    count = io.InputCount()
+    units = io.frame_container(stream, "warc", limits, count)
+    framed = [(u.record_index, u.content, u.error, u.size) for u in units]
+    return framed, (count.records, count.skipped_records)
+
+
+def test_warc_framing_keeps_what_came_before_the_first_record_it_cannot_frame():
+    ok = _warc("response", b"<p>a</p>")
+    unit = ok.removesuffix(b"\r\n\r\n")  # a response's unit: its exact header and block
+    request = _warc("request", b"GET / HTTP/1.1\r\n")
+    assert _frames(BytesIO(request + b"\r\n" + ok)) == ([(0, unit, None, len(unit))], (1, 1))
+    # Too large: one unit, its block read past, and framing goes on (unless the file ends in it).
+    big = _warc("response", b"x" * 2000)
+    too_large = (0, None, "too_large: record 0: 2000 bytes > 1000", 2000)
+    assert _frames(BytesIO(big + ok))[0] == [too_large, (1, unit, None, len(unit))]
+    assert _frames(BytesIO(big[:-500] + ok))[0] == [too_large]
+    after_one = "after 1 response records"
+    cases = {
+        _warc("response", b"y" * 300)[:-100]: (
+            0,
+            "truncated_record: record 0: the file ends after 204 of its 300 bytes",
+        ),
+        ok + ok[:20]: (
+            None,
+            f"truncated_record: {after_one}: the file ends inside a record header",
+        ),
+        ok + _warc("request", b"z" * 300)[:-100]: (
+            None,
+            f"truncated_record: {after_one}: the file ends inside a b'request' record",
+        ),
+        ok + b"WARC/1.0\r\n" + b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaa\r\n" * 9000: (
+            None,
+            f"bad_warc: {after_one}: a record header over {io.MAX_WARC_HEADER_BYTES} bytes",
+        ),
+        ok + _warc("response", b"q", length="1x"): (
+            None,
+            f"bad_warc: {after_one}: a record without a valid Content-Length (b'1x')",
+        ),
+        ok + b"garbage\r\n": (None, f"bad_warc: {after_one}: not a WARC record: b'garbage\\r\\n'"),
+        ok * 5: (
+            None,
+            "too_many_records: more than 3 response records; the rest of the file not read",
+        ),
+    }
+    for data, (index, error) in cases.items():
+        units, _ = _frames(BytesIO(data))
+        assert units[-1][:3] == (index, None, error)
+        assert [u[2] for u in units[:-1]] == [None] * (len(units) - 1)  # kept before the damage
+    # A read that fails inside a response names the record; between records, how many came.
+    failing = _FailingRead(big.replace(b"x" * 2000, b"x" * 900) + ok, after=200)
+    assert _frames(failing)[0][-1] == (
+        0,
+        None,
+        "unreadable: record 0: OSError: Input/output error",
+        0,
+    )
+    units, _ = _frames(_FailingRead(ok + ok, after=len(ok)))
+    assert units[-1] == (None, None, "unreadable: after 1 records: OSError: Input/output error", 0)

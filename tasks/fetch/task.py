@@ -1,4 +1,5 @@
-"""Prefect task of the fetch stage: wiring only, the logic is in `tasks/fetch/crawl.py`."""
+"""Prefect task of the fetch stage: wiring only, the logic is in the pure modules beside it
+(`crawl.py` runs the night)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from tasks import io
-from tasks.fetch.crawl import FetchConfig, FetchResult, fetch_night
+from tasks.fetch.config import FetchConfig
+from tasks.fetch.crawl import FetchResult, fetch_night
 
 
 # The only task with retries: a night whose whole fetch failed (say the disk filled up) is worth

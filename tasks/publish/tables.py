@@ -66,16 +66,7 @@ def publish_night(
     io.write_partition(layout.data_dir, layout.curated("duplicates"), [duplicates], DUPLICATES)
     io.write_partition(layout.data_dir, layout.quarantine, [quarantine], QUARANTINED)
     # State last: a night killed before this line is published again, identically, on rerun.
-    seen = [io.read_table(layout.staged("sources")).cast(SOURCES_STATE)]
-    if layout.raw.exists():
-        seen.append(fetched_state(io.read_table(layout.raw).cast(FETCHED)))
-    io.write_partition(layout.data_dir, layout.state_partition("sources"), seen, SOURCES_STATE)
-    io.write_partition(
-        layout.data_dir,
-        layout.state_partition("revisions"),
-        [revision_rows([articles, duplicates])],
-        REVISIONS_STATE,
-    )
+    write_state(layout, articles, duplicates)
     log(
         "publish: %s, %s, %d quarantined, %d unchanged -> %s",
         plural(articles.num_rows, "article"),
@@ -90,3 +81,18 @@ def publish_night(
         "quarantined": quarantine.num_rows,
         "unchanged": len(revised.unchanged),
     }
+
+
+def write_state(layout: io.Layout, articles: pa.Table, duplicates: pa.Table) -> None:
+    """What later nights read of this one: the sources it saw (`state/sources`, from the staged
+    `sources` and the fetched pages) and the documents it published (`state/revisions`)."""
+    seen = [io.read_table(layout.staged("sources")).cast(SOURCES_STATE)]
+    if layout.raw.exists():
+        seen.append(fetched_state(io.read_table(layout.raw).cast(FETCHED)))
+    io.write_partition(layout.data_dir, layout.state_partition("sources"), seen, SOURCES_STATE)
+    io.write_partition(
+        layout.data_dir,
+        layout.state_partition("revisions"),
+        [revision_rows([articles, duplicates])],
+        REVISIONS_STATE,
+    )

@@ -14,15 +14,16 @@ and `write_report`, which reads the run records and writes the page through `io`
 
 from __future__ import annotations
 
-import html
 import math
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from tasks import io
+from tasks import htmlpage, io
+from tasks.htmlpage import esc
 
 STAGES = ("ingest", "extract", "repair", "dedup")
 # The dataset each stage writes: its checks' row counts belong to that stage's line.
@@ -338,14 +339,8 @@ def terminal_summary(
 
 # --------------------------------------------------------------------------- HTML
 
-_CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;
-padding:0 1rem}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d5dbe1}
-h3{font-size:1rem;margin:1.25rem 0 .25rem}
-table{border-collapse:collapse;margin:.5rem 0;font-size:13px}
-td,th{border:1px solid #d5dbe1;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#eef2f6}.pass,.completed{color:#1b7a3a}.warn{color:#a86400;font-weight:600}
+_CSS = htmlpage.base_css(max_width=1100, h3_margin="1.25rem") + (
+    """.pass,.completed{color:#1b7a3a}.warn{color:#a86400;font-weight:600}
 .fail,.failed{color:#b3261e;font-weight:700}.skipped{color:#5d6b78}
 tr.chosen td{background:#fff6d5}code{white-space:nowrap}
 .grid{display:flex;flex-wrap:wrap;gap:1.5rem}
@@ -361,6 +356,7 @@ border:1px solid #8a99a8}
 .k-failed{background:repeating-linear-gradient(45deg,#fbe3e0 0 3px,#b3261e 3px 5px)}
 details{margin:.5rem 0}summary{cursor:pointer;color:#1b7a3a;font-weight:600}
 """
+)
 
 BAR = "#3b6ea5"
 SHADE = "#c7d5e6"
@@ -372,10 +368,6 @@ GRID = "#e3e8ee"
 LAYERS = (("articles", BAR), ("duplicates", SHADE), ("quarantined", QUARANTINED))
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _hbars(
     items: list[tuple[str, int]],
     *,
@@ -385,7 +377,7 @@ def _hbars(
 ) -> str:
     """Horizontal bar chart as inline SVG (one bar per item, value printed at its end)."""
     if not items:
-        return f'<p class="muted">{_esc(empty)}</p>'
+        return f'<p class="muted">{esc(empty)}</p>'
     row = 22
     height = row * len(items) + 8
     top = max(v for _, v in items) or 1
@@ -398,9 +390,9 @@ def _hbars(
         y = 4 + i * row
         w = max(1.0, span * value / top) if value else 0
         parts.append(
-            f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end">{_esc(label)}</text>'
+            f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end">{esc(label)}</text>'
             f'<rect x="{label_width}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
-            f'fill="{BAR}"><title>{_esc(label)}: {value}</title></rect>'
+            f'fill="{BAR}"><title>{esc(label)}: {value}</title></rect>'
             f'<text x="{label_width + w + 4:.1f}" y="{y + 15}">{value}</text>'
         )
     parts.append("</svg>")
@@ -428,10 +420,10 @@ def _funnel(steps: list[tuple[str, int]], *, width: int = 720) -> str:
         if label == "canonical articles" and previous is not None:
             drop = f" (+{plural(previous - value, 'duplicate')})" if previous > value else ""
         parts.append(
-            f'<text x="150" y="{y + 19}" text-anchor="end">{_esc(label)}</text>'
+            f'<text x="150" y="{y + 19}" text-anchor="end">{esc(label)}</text>'
             f'<rect x="{centre - w / 2:.1f}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
-            f'fill="{BAR if i else SHADE}"><title>{_esc(label)}: {value}</title></rect>'
-            f'<text x="{width - 210}" y="{y + 19}">{value}{_esc(drop)}</text>'
+            f'fill="{BAR if i else SHADE}"><title>{esc(label)}: {value}</title></rect>'
+            f'<text x="{width - 210}" y="{y + 19}">{value}{esc(drop)}</text>'
         )
         previous = value
     parts.append("</svg>")
@@ -443,7 +435,7 @@ def _columns(
 ) -> str:
     """Vertical bars (a histogram) as inline SVG, labels under the bars."""
     if not items or not any(v for _, v in items):
-        return f'<p class="muted">{_esc(empty)}</p>'
+        return f'<p class="muted">{esc(empty)}</p>'
     top = max(v for _, v in items) or 1
     plot = height - 40
     step = (width - 20) / len(items)
@@ -456,11 +448,11 @@ def _columns(
         x = 10 + i * step
         parts.append(
             f'<rect x="{x + 2:.1f}" y="{14 + plot - h:.1f}" width="{step - 4:.1f}" '
-            f'height="{h:.1f}" fill="{BAR}"><title>{_esc(label)}: {value}</title></rect>'
+            f'height="{h:.1f}" fill="{BAR}"><title>{esc(label)}: {value}</title></rect>'
             f'<text x="{x + step / 2:.1f}" y="{12 + plot - h:.1f}" text-anchor="middle">'
             f"{value if value else ''}</text>"
             f'<text x="{x + step / 2:.1f}" y="{height - 10}" text-anchor="middle">'
-            f"{_esc(label)}</text>"
+            f"{esc(label)}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -537,102 +529,163 @@ def _label_indices(n: int, every: int, chosen: int | None) -> set[int]:
 
 # Widest slot of one night: a few nights make a compact plot, not bars spread over the page.
 NIGHT_SLOT = 110
+# The history plot's height and margins (px): the axis values on the left, a night's total above
+# its bar, its date and the failed mark below.
+PLOT_HEIGHT = 280
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 56, 8, 22, 46
+PLOT_AREA = PLOT_HEIGHT - PLOT_TOP - PLOT_BOTTOM
+BASELINE = PLOT_TOP + PLOT_AREA
 
 
-def _history_plot(rows: list[dict[str, Any]], chosen: str, *, max_width: int = 1000) -> str:
-    """Documents in per night as stacked bars (articles, duplicates, quarantined), the night's
-    total above; a failed night is a hatched outline of its input, marked under its date."""
-    height, left, right, top, bottom = 280, 56, 8, 22, 46
-    plot_h = height - top - bottom
-    step = min(float(NIGHT_SLOT), (max_width - left - right) / len(rows))
-    width = round(left + step * len(rows) + right)
+@dataclass(frozen=True)
+class _Slots:
+    """How the nights fit across the history plot: `step` px each, bars `bar` px wide,
+    `scale` px per document, axis values `ticks`, the whole plot `width` px wide."""
 
-    def number(value: Any) -> int | None:
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    width: int
+    step: float
+    bar: float
+    ticks: list[int]
+    scale: float
 
-    totals = [max(number(r["input"]) or 0, sum(number(r[k]) or 0 for k, _ in LAYERS)) for r in rows]
-    ticks = _ticks(max(totals, default=0))
-    scale = plot_h / ticks[-1]
-    bar = min(56.0, step * 0.66)
+
+def _count(value: Any) -> int | None:
+    """A count of a history line, None for one the run never got to (`UNKNOWN`)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _night_total(row: dict[str, Any]) -> int:
+    """The height of a night's bar: its documents in, or the sum of its layers if larger."""
+    return max(_count(row["input"]) or 0, sum(_count(row[k]) or 0 for k, _ in LAYERS))
+
+
+def _slots(nights: int, peak: int, max_width: int) -> _Slots:
+    """Slots for `nights` nights within `max_width` px, an axis from 0 past `peak`."""
+    step = min(float(NIGHT_SLOT), (max_width - PLOT_LEFT - PLOT_RIGHT) / nights)
+    ticks = _ticks(peak)
+    return _Slots(
+        width=round(PLOT_LEFT + step * nights + PLOT_RIGHT),
+        step=step,
+        bar=min(56.0, step * 0.66),
+        ticks=ticks,
+        scale=PLOT_AREA / ticks[-1],
+    )
+
+
+def _dated(rows: list[dict[str, Any]], chosen: str, step: float) -> tuple[set[int], bool]:
+    """Which nights get a date under their bar, and whether dates go without their year."""
     # Dates need about 80 px ("2026-03-14"), or 40 px without the year when all share one.
     short = len({r["night"][:4] for r in rows}) == 1 and step < 80
     nights = [r["night"] for r in rows]
-    labelled = _label_indices(
+    dated = _label_indices(
         len(rows),
         math.ceil((40 if short else 80) / step),
         nights.index(chosen) if chosen in nights else None,
     )
-    base = top + plot_h
+    return dated, short
+
+
+def _plot_open(slots: _Slots) -> str:
+    """The plot's `<svg>` with its title and the hatching of failed nights, then the axis
+    values, each with its grid line."""
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" viewBox="0 0 {width} {height}" class="history">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{slots.width}" height="{PLOT_HEIGHT}" '
+        f'role="img" viewBox="0 0 {slots.width} {PLOT_HEIGHT}" class="history">'
         "<title>documents per night: articles, duplicates, quarantined</title>"
         '<defs><pattern id="failed-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fbe3e0"/>'
         f'<line x1="0" y1="0" x2="0" y2="6" stroke="{FAILED}" stroke-width="2"/></pattern></defs>'
     ]
-    for value in ticks:
-        y = base - value * scale
+    for value in slots.ticks:
+        y = BASELINE - value * slots.scale
         parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
-            f'stroke="{GRID}"/><text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f'<line x1="{PLOT_LEFT}" y1="{y:.1f}" x2="{slots.width - PLOT_RIGHT}" y2="{y:.1f}" '
+            f'stroke="{GRID}"/><text x="{PLOT_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{value:,}</text>"
         )
+    return "".join(parts)
+
+
+def _night_bar(row: dict[str, Any], total: int, x: float, slots: _Slots) -> list[str]:
+    """A night's bar from `x`: its layers stacked up from the baseline, or a dashed outline of
+    its input when it failed (hatched) or recorded no published counts."""
+    night = esc(row["night"])
+    failed = row["status"] == "failed"
+    layers = [(k, colour, _count(row[k])) for k, colour in LAYERS]
+    if failed or any(v is None for _, _, v in layers):
+        h = max(1.0, total * slots.scale) if total else 0.0
+        fill = "url(#failed-hatch)" if failed else "none"
+        return [
+            f'<rect x="{x:.1f}" y="{BASELINE - h:.1f}" width="{slots.bar:.1f}" height="{h:.1f}" '
+            f'fill="{fill}" stroke="{FAILED if failed else BAR}" stroke-dasharray="4 2">'
+            f"<title>{night}: {esc(row['status'])}, {plural(total, 'document')} in, "
+            f"{'nothing published' if failed else 'no published counts recorded'}"
+            "</title></rect>"
+        ]
+    parts = []
+    y = float(BASELINE)
+    for key, colour, count in layers:
+        if not count:
+            continue
+        h = max(1.0, count * slots.scale)
+        y -= h
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{slots.bar:.1f}" height="{h:.1f}" '
+            f'fill="{colour}"><title>{night}: {count} {key}</title></rect>'
+        )
+    return parts
+
+
+def _night_texts(
+    row: dict[str, Any], total: int, centre: float, slots: _Slots, *, date: str | None, bold: bool
+) -> list[str]:
+    """What is written at a night's slot (centred on `centre`): its total above the bar when it
+    fits, its `date` below (None: no date; `bold` for the chosen night), and the failed mark."""
+    parts = []
+    label = f"{total:,}" if slots.step >= 7 * len(f"{total:,}") + 6 else _compact(total)
+    if slots.step >= 7 * len(label) + 6:
+        y_text = BASELINE - total * slots.scale - 4
+        parts.append(f'<text x="{centre:.1f}" y="{y_text:.1f}" text-anchor="middle">{label}</text>')
+    if date is not None:
+        weight = ' font-weight="700"' if bold else ""
+        parts.append(
+            f'<text x="{centre:.1f}" y="{BASELINE + 16}" text-anchor="middle"{weight}>'
+            f"{esc(date)}</text>"
+        )
+    if row["status"] == "failed":
+        # "failed" needs about 44 px; narrower nights get a cross (the legend says hatched).
+        mark = "failed" if slots.step >= 46 else "✕"
+        parts.append(
+            f'<text x="{centre:.1f}" y="{BASELINE + 32}" text-anchor="middle" '
+            f'fill="{FAILED}" font-weight="700">{mark}</text>'
+        )
+    return parts
+
+
+def _history_plot(rows: list[dict[str, Any]], chosen: str, *, max_width: int = 1000) -> str:
+    """Documents in per night as stacked bars (articles, duplicates, quarantined), the night's
+    total above; a failed night is a hatched outline of its input, marked under its date."""
+    # 1. the frame: slots that fit `max_width`, an axis past the biggest night, the dates shown
+    totals = [_night_total(r) for r in rows]
+    slots = _slots(len(rows), max(totals, default=0), max_width)
+    dated, short = _dated(rows, chosen, slots.step)
+    parts = [_plot_open(slots)]
+    # 2. each night: the chosen one shaded, then its bar, its total, its date, its failed mark
     for i, (row, total) in enumerate(zip(rows, totals, strict=True)):
-        x0 = left + i * step
-        x = x0 + (step - bar) / 2
-        centre = x0 + step / 2
-        night = _esc(row["night"])
-        failed = row["status"] == "failed"
+        x0 = PLOT_LEFT + i * slots.step
         if row["night"] == chosen and len(rows) > 1:
             parts.append(
-                f'<rect x="{x0:.1f}" y="{top}" width="{step:.1f}" height="{plot_h}" '
-                f'fill="{CHOSEN}"/>'
+                f'<rect x="{x0:.1f}" y="{PLOT_TOP}" width="{slots.step:.1f}" '
+                f'height="{PLOT_AREA}" fill="{CHOSEN}"/>'
             )
-        layers = [(k, colour, number(row[k])) for k, colour in LAYERS]
-        if failed or any(v is None for _, _, v in layers):
-            h = max(1.0, total * scale) if total else 0.0
-            fill = "url(#failed-hatch)" if failed else "none"
-            parts.append(
-                f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                f'fill="{fill}" stroke="{FAILED if failed else BAR}" stroke-dasharray="4 2">'
-                f"<title>{night}: {_esc(row['status'])}, {plural(total, 'document')} in, "
-                f"{'nothing published' if failed else 'no published counts recorded'}"
-                "</title></rect>"
-            )
-        else:
-            y = float(base)
-            for key, colour, count in layers:
-                if not count:
-                    continue
-                h = max(1.0, count * scale)
-                y -= h
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                    f'fill="{colour}"><title>{night}: {count} {key}</title></rect>'
-                )
-        label = f"{total:,}" if step >= 7 * len(f"{total:,}") + 6 else _compact(total)
-        if step >= 7 * len(label) + 6:
-            y_text = base - total * scale - 4
-            parts.append(
-                f'<text x="{centre:.1f}" y="{y_text:.1f}" text-anchor="middle">{label}</text>'
-            )
-        if i in labelled:
-            weight = ' font-weight="700"' if row["night"] == chosen else ""
-            text = row["night"][5:] if short else row["night"]
-            parts.append(
-                f'<text x="{centre:.1f}" y="{base + 16}" text-anchor="middle"{weight}>'
-                f"{_esc(text)}</text>"
-            )
-        if failed:
-            # "failed" needs about 44 px; narrower nights get a cross (the legend says hatched).
-            mark = "failed" if step >= 46 else "✕"
-            parts.append(
-                f'<text x="{centre:.1f}" y="{base + 32}" text-anchor="middle" '
-                f'fill="{FAILED}" font-weight="700">{mark}</text>'
-            )
+        parts += _night_bar(row, total, x0 + (slots.step - slots.bar) / 2, slots)
+        date = (row["night"][5:] if short else row["night"]) if i in dated else None
+        centre = x0 + slots.step / 2
+        parts += _night_texts(row, total, centre, slots, date=date, bold=row["night"] == chosen)
+    # 3. the baseline
     parts.append(
-        f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" stroke="#8a99a8"/></svg>'
+        f'<line x1="{PLOT_LEFT}" y1="{BASELINE}" x2="{slots.width - PLOT_RIGHT}" '
+        f'y2="{BASELINE}" stroke="#8a99a8"/></svg>'
     )
     return "".join(parts)
 
@@ -643,7 +696,7 @@ def _legend(failed: bool) -> str:
         keys.append(("failed", "failed night: documents in, nothing published"))
     return (
         '<p class="legend">'
-        + "".join(f'<span class="key k-{k}"></span>{_esc(text)} ' for k, text in keys)
+        + "".join(f'<span class="key k-{k}"></span>{esc(text)} ' for k, text in keys)
         + "</p>"
     )
 
@@ -657,19 +710,19 @@ def _html_table(
 ) -> str:
     """A table; the `status` column's cells take their value as class (pass, failed, ...), the
     fail and warn counts are coloured when not 0, and the rows of night `chosen` are marked."""
-    out = ["<table><tr>", *(f"<th>{_esc(h)}</th>" for h in headers), "</tr>"]
+    out = ["<table><tr>", *(f"<th>{esc(h)}</th>" for h in headers), "</tr>"]
     for r in rows:
-        attrs = f' title="{_esc(r["why"])}"' if r.get("why") else ""
+        attrs = f' title="{esc(r["why"])}"' if r.get("why") else ""
         if chosen is not None and r.get("night") == chosen:
             attrs += ' class="chosen"'
         out.append(f"<tr{attrs}>")
         for h in headers:
             cls = ""
             if h == status:
-                cls = f' class="{_esc(r[h])}"'
+                cls = f' class="{esc(r[h])}"'
             elif h in ("fail", "warn") and isinstance(r.get(h), int) and r[h]:
                 cls = f' class="{h}"'
-            out.append(f"<td{cls}>{_esc(r.get(h, ''))}</td>")
+            out.append(f"<td{cls}>{esc(r.get(h, ''))}</td>")
         out.append("</tr>")
     out.append("</table>")
     return "".join(out)
@@ -704,21 +757,21 @@ def _profile_html(night: str, runs: list[dict[str, Any]]) -> list[str]:
     profiled = next((r for r in reversed(runs) if r.get("profile")), None)
     if profiled is None:
         return [
-            f"<h3>Published profile of night {_esc(night)}</h3>",
-            f"<p>Night {_esc(night)} has no published profile: no run of this night recorded "
-            f"one ({plural(len(runs), 'run')}, the latest {_esc(latest['status'])}).</p>",
+            f"<h3>Published profile of night {esc(night)}</h3>",
+            f"<p>Night {esc(night)} has no published profile: no run of this night recorded "
+            f"one ({plural(len(runs), 'run')}, the latest {esc(latest['status'])}).</p>",
         ]
     note = (
         ""
         if profiled is latest
-        else f' <span class="muted">(recorded by run {_esc(profiled["run_id"])}, an earlier '
-        f"run of this night; the latest run, {_esc(latest['run_id'])}, "
-        f"{_esc(latest['status'])} without one)</span>"
+        else f' <span class="muted">(recorded by run {esc(profiled["run_id"])}, an earlier '
+        f"run of this night; the latest run, {esc(latest['run_id'])}, "
+        f"{esc(latest['status'])} without one)</span>"
     )
     prof = profiled["profile"]
     lengths = [(_length_label(b["from"]), int(b["count"])) for b in prof["text_length_bins"]]
     return [
-        f"<h3>Published profile of night {_esc(night)}{note}</h3>",
+        f"<h3>Published profile of night {esc(night)}{note}</h3>",
         '<div class="grid">',
         "<figure><figcaption>quarantine reasons (stage: reason)</figcaption>",
         _hbars(list(prof["quarantine_reasons"].items()), empty="no document was quarantined"),
@@ -745,7 +798,7 @@ def render_html(records: list[dict[str, Any]], night: str | None = None, nights:
     grouped = by_night(records)
     if not grouped and night is None:
         body = "<h1>wiredesk</h1><p>No runs recorded yet.</p>"
-        return _page("wiredesk report", body)
+        return htmlpage.page("wiredesk report", body, _CSS)
     chosen = pick_night(grouped, night)
     rows = night_rows(records, nights)
     shown = {r["night"] for r in rows}
@@ -753,9 +806,9 @@ def render_html(records: list[dict[str, Any]], night: str | None = None, nights:
     latest = runs[-1]
     which = "the latest night" if chosen == rows[-1]["night"] else "picked with --night"
     parts = [
-        f"<h1>wiredesk: {_esc(_history_title(rows, len(grouped)))}</h1>",
-        f"<p>Latest run of each night: {_esc(_status_counts(rows))}. Below the history: night "
-        f"{_esc(chosen)} ({which}); <code>wiredesk report --night YYYY-MM-DD</code> shows "
+        f"<h1>wiredesk: {esc(_history_title(rows, len(grouped)))}</h1>",
+        f"<p>Latest run of each night: {esc(_status_counts(rows))}. Below the history: night "
+        f"{esc(chosen)} ({which}); <code>wiredesk report --night YYYY-MM-DD</code> shows "
         "another.</p>",
         "<h2>History of nights</h2>",
         "<figure><figcaption>documents in per night (latest run of each night)</figcaption>",
@@ -765,7 +818,7 @@ def render_html(records: list[dict[str, Any]], night: str | None = None, nights:
         _html_table(rows, NIGHT_COLUMNS, status="status", chosen=chosen),
     ]
     if chosen not in shown:
-        parts.append(f'<p class="muted">Night {_esc(chosen)} is older than the nights shown.</p>')
+        parts.append(f'<p class="muted">Night {esc(chosen)} is older than the nights shown.</p>')
     state = "pass" if latest["status"] == "completed" else latest["status"]
     several = (
         f"; the latest of {plural(len(runs), 'run')} of this night (all under Runs)"
@@ -773,17 +826,16 @@ def render_html(records: list[dict[str, Any]], night: str | None = None, nights:
         else ""
     )
     parts += [
-        f'<h2>Night {_esc(chosen)}: <span class="{_esc(state)}">'
-        f"{_esc(latest['status'])}</span></h2>",
-        f'<p class="muted">run {_esc(latest["run_id"])}, started {_esc(latest["started_at"])}'
-        f"{_esc(several)}</p>",
+        f'<h2>Night {esc(chosen)}: <span class="{esc(state)}">{esc(latest["status"])}</span></h2>',
+        f'<p class="muted">run {esc(latest["run_id"])}, started {esc(latest["started_at"])}'
+        f"{esc(several)}</p>",
     ]
     if latest.get("error"):
-        parts.append(f'<p class="fail">{_esc(latest["error"])}</p>')
+        parts.append(f'<p class="fail">{esc(latest["error"])}</p>')
     inv = latest.get("invariant")
     if inv:
         holds = "holds" if inv["holds"] else "BROKEN"
-        parts.append(f"<p>{_esc(_accounting(inv))} ({holds})</p>")
+        parts.append(f"<p>{esc(_accounting(inv))} ({holds})</p>")
     parts += [
         "<h3>Documents per stage</h3>",
         _funnel(funnel_steps(latest)),
@@ -796,7 +848,7 @@ def render_html(records: list[dict[str, Any]], night: str | None = None, nights:
         *_profile_html(chosen, runs),
     ]
     if latest.get("docs"):
-        parts.append(f'<p class="muted">GX Data Docs: {_esc(latest["docs"])}</p>')
+        parts.append(f'<p class="muted">GX Data Docs: {esc(latest["docs"])}</p>')
     listed = [
         r for n, night_runs in grouped.items() if n in shown or n == chosen for r in night_runs
     ]
@@ -809,17 +861,7 @@ def render_html(records: list[dict[str, Any]], night: str | None = None, nights:
             chosen=chosen,
         ),
     ]
-    return _page(f"wiredesk night {chosen}", "\n".join(parts))
-
-
-def _page(title: str, body: str) -> str:
-    # The empty data: icon stops the browser from asking for /favicon.ico.
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<link rel="icon" href="data:,"><title>{_esc(title)}</title>'
-        f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
-    )
+    return htmlpage.page(f"wiredesk night {chosen}", "\n".join(parts), _CSS)
 
 
 def write_report(

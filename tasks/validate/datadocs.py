@@ -16,7 +16,6 @@ Expectations is not imported: the stored JSON says everything, and importing GX 
 
 from __future__ import annotations
 
-import html
 import json
 import posixpath
 import re
@@ -28,7 +27,8 @@ from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 
-from tasks import io
+from tasks import htmlpage, io
+from tasks.htmlpage import esc
 
 INDEX = "index.html"
 BACK = "\u2190 all runs"
@@ -43,14 +43,8 @@ SAMPLE_CHARS = 120
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
-_CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#1d2733;
-padding:0 1rem}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d5dbe1}
-h3{font-size:1rem;margin:1.5rem 0 .25rem}
-table{border-collapse:collapse;margin:.5rem 0;font-size:13px}
-td,th{border:1px solid #d5dbe1;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#eef2f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+_CSS = htmlpage.base_css(max_width=1200, h3_margin="1.5rem") + (
+    """td.n{text-align:right;font-variant-numeric:tabular-nums}
 code{font:12px/1.4 ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
 table.wide{width:100%}table.wide td:nth-child(2){min-width:16rem;max-width:24rem}
 .pass,.completed{color:#1b7a3a}.warn,.running{color:#a86400;font-weight:600}
@@ -58,6 +52,7 @@ table.wide{width:100%}table.wide td:nth-child(2){min-width:16rem;max-width:24rem
 nav{margin-bottom:1rem}nav a{margin-right:1rem}dl{display:grid;grid-template-columns:max-content
 auto;gap:.15rem 1rem}dt{font-weight:600}dd{margin:0}section{margin-bottom:1.5rem}
 """
+)
 
 
 # --------------------------------------------------------------------------- stored results
@@ -191,33 +186,29 @@ def outcome_status(outcome: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- HTML helpers
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _show(value: Any, width: int = OBSERVED_CHARS) -> str:
     """A value as short escaped text (JSON for lists and dicts)."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return _esc(text if len(text) <= width else text[: width - 1] + "\u2026")
+    return esc(text if len(text) <= width else text[: width - 1] + "\u2026")
 
 
 def _kwargs(kwargs: dict[str, Any]) -> str:
     """Keyword arguments one per line, `name: value` (values as JSON)."""
     return "<br>".join(
-        f"<code>{_esc(k)}: {_show(v)}</code>" for k, v in kwargs.items() if k != "batch_id"
+        f"<code>{esc(k)}: {_show(v)}</code>" for k, v in kwargs.items() if k != "batch_id"
     )
 
 
 def _href(src: str, dst: str, fragment: str = "") -> str:
     """A relative, URL-quoted, escaped link from page `src` to page `dst` (both under docs/)."""
     rel = posixpath.relpath(dst, posixpath.dirname(src) or ".")
-    return _esc(quote(rel) + (f"#{quote(fragment)}" if fragment else ""))
+    return esc(quote(rel) + (f"#{quote(fragment)}" if fragment else ""))
 
 
 def _link(src: str, dst: str, text: str, fragment: str = "") -> str:
-    return f'<a href="{_href(src, dst, fragment)}">{_esc(text)}</a>'
+    return f'<a href="{_href(src, dst, fragment)}">{esc(text)}</a>'
 
 
 def safe_name(name: str) -> str:
@@ -241,18 +232,12 @@ def _run_time(value: str) -> str:
 
 
 def _badge(status: Any) -> str:
-    return f'<span class="{_esc(status)}">{_esc(status)}</span>'
+    return f'<span class="{esc(status)}">{esc(status)}</span>'
 
 
 def _page(title: str, body: str, here: str) -> str:
-    # The empty data: icon stops the browser from asking for /favicon.ico.
     nav = "" if here == INDEX else f"<nav>{_link(here, INDEX, BACK)}</nav>"
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<link rel="icon" href="data:,"><title>{_esc(title)}</title>'
-        f"<style>{_CSS}</style></head><body>\n{nav}{body}\n</body></html>\n"
-    )
+    return htmlpage.page(title, nav + body, _CSS)
 
 
 def _counts_cells(statuses: Iterable[str]) -> str:
@@ -287,6 +272,96 @@ def _uses(
     return uses
 
 
+def _index_head(records: list[dict[str, Any]], n_results: int, suites: list[str]) -> list[str]:
+    """The index's title, what it counts, and a link to every suite."""
+    return [
+        "<h1>wiredesk Data Docs</h1>",
+        f'<p class="muted">{len(records)} runs, {n_results} stored validation results. '
+        "Counts use wiredesk's severity: <b>fail</b> is a failed critical expectation (it stops "
+        "the night), <b>warn</b> a failed warning or info one.</p>",
+        "<p>Suites: "
+        + (", ".join(_link(INDEX, suite_page(s), s) for s in suites) or "none")
+        + "</p>",
+    ]
+
+
+def _run_when(record: dict[str, Any], run_id: str) -> str:
+    """When a run started and finished, and the night's run id its results carry if another."""
+    when = f"started {esc(record.get('started_at') or '?')}"
+    if record.get("finished_at"):
+        when += f", finished {esc(record['finished_at'])}"
+    night_run = record.get("night_run_id")
+    if night_run and night_run != run_id:
+        when += f"; continues the night's run {esc(night_run)}, whose id its results carry"
+    return when
+
+
+def _validation_row(dataset: str, report: dict[str, Any], results: dict[str, StoredResult]) -> str:
+    """One validation of a run on the index: its result page (when stored), suite, counts."""
+    key = result_key(str(report.get("result_path") or ""))
+    name = (
+        _link(INDEX, results[key].page, dataset)
+        if key in results
+        else f"{esc(dataset)} "
+        + (
+            '<span class="muted">(no rows, nothing stored)</span>'
+            if report.get("status") == "empty"
+            else '<span class="muted">(result not stored)</span>'
+        )
+    )
+    suite = str(report.get("suite") or dataset)
+    return (
+        f"<tr><td>{name}</td><td>{_link(INDEX, suite_page(suite), suite)}</td>"
+        f"<td>{_badge(report.get('status'))}</td>"
+        f"{_counts_cells(outcome_status(o) for o in report.get('outcomes') or [])}"
+        f'<td class="n">{esc(report.get("rows", ""))}</td>'
+        f'<td class="n">{esc(report.get("quarantined", 0))}</td></tr>'
+    )
+
+
+def _run_section(record: dict[str, Any], results: dict[str, StoredResult]) -> list[str]:
+    """One run on the index: its id, night, status and times, its error, its validations."""
+    run_id = str(record.get("run_id"))
+    parts = [
+        f'<section id="{esc(run_anchor(run_id))}">',
+        f"<h2>Run {esc(run_id)} \u00b7 night {esc(record.get('run_date'))} \u00b7 "
+        f"{_badge(record.get('status'))}</h2>",
+        f'<p class="muted">{_run_when(record, run_id)}</p>',
+    ]
+    if record.get("error"):
+        parts.append(f'<p class="fail">{_show(record["error"])}</p>')
+    validations = record.get("validations") or {}
+    if not validations:
+        return [*parts, '<p class="muted">No validations in this run.</p>', "</section>"]
+    parts.append(
+        "<table><tr><th>dataset</th><th>suite</th><th>status</th><th>pass</th><th>warn</th>"
+        "<th>fail</th><th>rows</th><th>set aside</th></tr>"
+    )
+    parts += [_validation_row(dataset, report, results) for dataset, report in validations.items()]
+    return [*parts, "</table>", "</section>"]
+
+
+def _orphans_section(orphans: list[StoredResult]) -> list[str]:
+    """The stored results that no run record lists (none: nothing)."""
+    if not orphans:
+        return []
+    parts = [
+        "<h2>Stored results that no run record lists</h2>",
+        '<p class="muted">A run killed before it wrote its record leaves these.</p>',
+        "<table><tr><th>run</th><th>validated</th><th>dataset</th><th>suite</th>"
+        "<th>status</th><th>pass</th><th>warn</th><th>fail</th></tr>",
+    ]
+    for result in orphans:
+        statuses = [c.status for c in result_checks(result)]
+        parts.append(
+            f"<tr><td>{esc(result.run_name)}</td><td>{esc(_run_time(result.run_time))}</td>"
+            f"<td>{_link(INDEX, result.page, result.dataset)}</td>"
+            f"<td>{_link(INDEX, suite_page(result.suite), result.suite)}</td>"
+            f"<td>{_badge(overall(statuses))}</td>{_counts_cells(statuses)}</tr>"
+        )
+    return [*parts, "</table>"]
+
+
 def render_index(
     records: list[dict[str, Any]],
     results: dict[str, StoredResult],
@@ -295,89 +370,113 @@ def render_index(
 ) -> str:
     """Every run, newest first, with its validations; then the results no run record lists,
     and the stored results that could not be read."""
-    here = INDEX
-    listed = _uses(records, results)
-    parts = [
-        "<h1>wiredesk Data Docs</h1>",
-        f'<p class="muted">{len(records)} runs, {len(results)} stored validation results. '
-        "Counts use wiredesk's severity: <b>fail</b> is a failed critical expectation (it stops "
-        "the night), <b>warn</b> a failed warning or info one.</p>",
-        "<p>Suites: "
-        + (", ".join(_link(here, suite_page(s), s) for s in suites) or "none")
-        + "</p>",
-    ]
+    # 1. what the site holds
+    parts = _index_head(records, len(results), suites)
+    # 2. every run, newest first
     if not records:
         parts.append("<p>No runs recorded yet.</p>")
     for record in _newest_first(records):
-        run_id = str(record.get("run_id"))
-        parts += [
-            f'<section id="{_esc(run_anchor(run_id))}">',
-            f"<h2>Run {_esc(run_id)} \u00b7 night {_esc(record.get('run_date'))} \u00b7 "
-            f"{_badge(record.get('status'))}</h2>",
-        ]
-        when = f"started {_esc(record.get('started_at') or '?')}"
-        if record.get("finished_at"):
-            when += f", finished {_esc(record['finished_at'])}"
-        night_run = record.get("night_run_id")
-        if night_run and night_run != run_id:
-            when += f"; continues the night's run {_esc(night_run)}, whose id its results carry"
-        parts.append(f'<p class="muted">{when}</p>')
-        if record.get("error"):
-            parts.append(f'<p class="fail">{_show(record["error"])}</p>')
-        validations = record.get("validations") or {}
-        if not validations:
-            parts += ['<p class="muted">No validations in this run.</p>', "</section>"]
-            continue
-        parts.append(
-            "<table><tr><th>dataset</th><th>suite</th><th>status</th><th>pass</th><th>warn</th>"
-            "<th>fail</th><th>rows</th><th>set aside</th></tr>"
-        )
-        for dataset, report in validations.items():
-            key = result_key(str(report.get("result_path") or ""))
-            name = (
-                _link(here, results[key].page, dataset)
-                if key in results
-                else f"{_esc(dataset)} "
-                + (
-                    '<span class="muted">(no rows, nothing stored)</span>'
-                    if report.get("status") == "empty"
-                    else '<span class="muted">(result not stored)</span>'
-                )
-            )
-            suite = str(report.get("suite") or dataset)
-            parts.append(
-                f"<tr><td>{name}</td><td>{_link(here, suite_page(suite), suite)}</td>"
-                f"<td>{_badge(report.get('status'))}</td>"
-                f"{_counts_cells(outcome_status(o) for o in report.get('outcomes') or [])}"
-                f'<td class="n">{_esc(report.get("rows", ""))}</td>'
-                f'<td class="n">{_esc(report.get("quarantined", 0))}</td></tr>'
-            )
-        parts += ["</table>", "</section>"]
+        parts += _run_section(record, results)
+    # 3. what no run lists: a run killed before its record
+    listed = _uses(records, results)
     orphans = sorted((r for k, r in results.items() if k not in listed), key=lambda r: r.key)
-    if orphans:
-        parts += [
-            "<h2>Stored results that no run record lists</h2>",
-            '<p class="muted">A run killed before it wrote its record leaves these.</p>',
-            "<table><tr><th>run</th><th>validated</th><th>dataset</th><th>suite</th>"
-            "<th>status</th><th>pass</th><th>warn</th><th>fail</th></tr>",
-        ]
-        for result in orphans:
-            statuses = [c.status for c in result_checks(result)]
-            parts.append(
-                f"<tr><td>{_esc(result.run_name)}</td><td>{_esc(_run_time(result.run_time))}</td>"
-                f"<td>{_link(here, result.page, result.dataset)}</td>"
-                f"<td>{_link(here, suite_page(result.suite), result.suite)}</td>"
-                f"<td>{_badge(overall(statuses))}</td>{_counts_cells(statuses)}</tr>"
-            )
-        parts.append("</table>")
+    parts += _orphans_section(orphans)
+    # 4. what could not be read
     unread = sorted(unreadable)
     if unread:
         parts.append(
             '<p class="fail">Stored results that could not be read: '
-            + ", ".join(_esc(k) for k in unread)
+            + ", ".join(esc(k) for k in unread)
             + "</p>"
         )
-    return _page("wiredesk Data Docs", "\n".join(parts), here)
+    return _page("wiredesk Data Docs", "\n".join(parts), INDEX)
+
+
+def _run_name(result: StoredResult, uses: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
+    """The run id a result was stored under; one stored without (GX's `__none__`) is named by
+    the runs that list it."""
+    if result.run_name != "__none__":
+        return result.run_name
+    return ", ".join(str(r.get("run_id")) for r, _ in uses) or "unknown"
+
+
+def _failed_fact(checks: list[Check], here: str) -> list[tuple[str, str]]:
+    """A link to every check that did not pass (none: no fact)."""
+    failed = [(n, c) for n, c in enumerate(checks, 1) if c.status != "pass"]
+    if not failed:
+        return []
+    links = "<br>".join(
+        f"{_badge(c.status)} <code>{_link(here, here, c.label, f'c{n}')}</code>" for n, c in failed
+    )
+    return [("Did not pass", links)]
+
+
+def _report_facts(report: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """What the run record's report of the dataset adds: rows, set aside and why, parameters."""
+    if report is None:
+        return []
+    reasons = report.get("reasons") or {}
+    aside = ", ".join(f"{esc(k)} {esc(v)}" for k, v in reasons.items())
+    return [
+        ("Rows", esc(report.get("rows", ""))),
+        ("Set aside", esc(report.get("quarantined", 0)) + (f" ({aside})" if aside else "")),
+        ("Suite parameters", f"<code>{_show(report.get('parameters') or {})}</code>"),
+    ]
+
+
+def _listed_fact(
+    uses: list[tuple[dict[str, Any], dict[str, Any]]], here: str
+) -> list[tuple[str, str]]:
+    """Links to the runs on the index that list the result (none: no fact)."""
+    if not uses:
+        return []
+    links = ", ".join(
+        _link(
+            here,
+            INDEX,
+            f"{r.get('run_id')} ({r.get('status')})",
+            run_anchor(str(r.get("run_id"))),
+        )
+        for r, _ in uses
+    )
+    return [("Listed by runs", links)]
+
+
+def _gx_fact(result: StoredResult) -> list[tuple[str, str]]:
+    """GX's own count of succeeded expectations (no statistics stored: no fact)."""
+    stats = result.data.get("statistics") or {}
+    if not stats:
+        return []
+    text = (
+        f"{stats.get('successful_expectations')} of "
+        f"{stats.get('evaluated_expectations')} expectations succeeded "
+        "(GX's own flag, which ignores severity)"
+    )
+    return [("GX", esc(text))]
+
+
+def _check_row(number: int, check: Check) -> str:
+    """One expectation of a result page: label and what it is, status, observed, why."""
+    extra = []
+    if check.kwargs:
+        extra.append(_kwargs(check.kwargs))
+    if not check.by_gx:
+        extra.append('<span class="muted">checked by wiredesk on the Parquet schema</span>')
+    if check.quarantine:
+        extra.append(f"sets rows aside as <code>{esc(check.quarantine)}</code>")
+    observed = [f"<code>{_show(check.observed)}</code>"] if check.observed is not None else []
+    if check.sample:
+        observed.append(
+            "unexpected, e.g. "
+            + "; ".join(f"<code>{_show(v, SAMPLE_CHARS)}</code>" for v in check.sample)
+        )
+    return (
+        f'<tr id="c{number}"><td class="n">{number}</td><td><code>{esc(check.label)}</code>'
+        + "".join(f"<br>{e}" for e in extra)
+        + f"</td><td>{_badge(check.status)}</td><td>{esc(check.severity)}</td>"
+        f"<td>{'<br>'.join(observed)}</td>"
+        f'<td class="n">{esc(check.unexpected)}</td><td>{esc(check.why)}</td></tr>'
+    )
 
 
 def render_validation(
@@ -385,102 +484,41 @@ def render_validation(
 ) -> str:
     """One stored result: what ran, under which run id, and every expectation's outcome."""
     here = result.page
+    # 1. the checks, with the run record's own ones (the newest run that lists the result)
     report = uses[0][1] if uses else None
     checks = result_checks(result, report)
     status = overall(c.status for c in checks)
     counts = Counter(c.status for c in checks)
-    run_name = result.run_name
-    if run_name == "__none__":  # stored without a run id: name it by the runs that list it
-        run_name = ", ".join(str(r.get("run_id")) for r, _ in uses) or "unknown"
+    run_name = _run_name(result, uses)
     nights = sorted({str(r.get("run_date")) for r, _ in uses})
-    title = f"{result.dataset}: {status} \u00b7 run {run_name}"
-    rows = [
-        ("Run", _esc(run_name)),
-        ("Night", _esc(", ".join(nights) or "unknown (no run record lists this result)")),
-        ("Validated", _esc(_run_time(result.run_time))),
-        ("Dataset", _esc(result.dataset)),
+    # 2. the facts: what ran, when, under which run, with which outcome
+    facts = [
+        ("Run", esc(run_name)),
+        ("Night", esc(", ".join(nights) or "unknown (no run record lists this result)")),
+        ("Validated", esc(_run_time(result.run_time))),
+        ("Dataset", esc(result.dataset)),
         ("Suite", _link(here, suite_page(result.suite), result.suite)),
         (
             "Outcome",
             f"{_badge(status)}: {counts['pass']} pass, {counts['warn']} warn, "
             f"{counts['fail']} fail",
         ),
+        *_failed_fact(checks, here),
+        *_report_facts(report),
+        *_listed_fact(uses, here),
+        *_gx_fact(result),
     ]
-    failed = [(n, c) for n, c in enumerate(checks, 1) if c.status != "pass"]
-    if failed:
-        rows.append(
-            (
-                "Did not pass",
-                "<br>".join(
-                    f"{_badge(c.status)} <code>{_link(here, here, c.label, f'c{n}')}</code>"
-                    for n, c in failed
-                ),
-            )
-        )
-    if report is not None:
-        reasons = report.get("reasons") or {}
-        aside = ", ".join(f"{_esc(k)} {_esc(v)}" for k, v in reasons.items())
-        rows += [
-            ("Rows", _esc(report.get("rows", ""))),
-            ("Set aside", _esc(report.get("quarantined", 0)) + (f" ({aside})" if aside else "")),
-            ("Suite parameters", f"<code>{_show(report.get('parameters') or {})}</code>"),
-        ]
-    if uses:
-        rows.append(
-            (
-                "Listed by runs",
-                ", ".join(
-                    _link(
-                        here,
-                        INDEX,
-                        f"{r.get('run_id')} ({r.get('status')})",
-                        run_anchor(str(r.get("run_id"))),
-                    )
-                    for r, _ in uses
-                ),
-            )
-        )
-    stats = result.data.get("statistics") or {}
-    if stats:
-        rows.append(
-            (
-                "GX",
-                _esc(
-                    f"{stats.get('successful_expectations')} of "
-                    f"{stats.get('evaluated_expectations')} expectations succeeded "
-                    "(GX's own flag, which ignores severity)"
-                ),
-            )
-        )
+    # 3. every expectation
     parts = [
-        f"<h1>Validation of {_esc(result.dataset)} \u00b7 {_badge(status)}</h1>",
-        "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>",
+        f"<h1>Validation of {esc(result.dataset)} \u00b7 {_badge(status)}</h1>",
+        "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>",
         "<h2>Expectations</h2>",
         '<table class="wide"><tr><th>#</th><th>expectation</th><th>status</th>'
         "<th>severity</th><th>observed</th><th>unexpected</th><th>why</th></tr>",
+        *(_check_row(number, check) for number, check in enumerate(checks, 1)),
+        "</table>",
     ]
-    for number, check in enumerate(checks, 1):
-        extra = []
-        if check.kwargs:
-            extra.append(_kwargs(check.kwargs))
-        if not check.by_gx:
-            extra.append('<span class="muted">checked by wiredesk on the Parquet schema</span>')
-        if check.quarantine:
-            extra.append(f"sets rows aside as <code>{_esc(check.quarantine)}</code>")
-        observed = [f"<code>{_show(check.observed)}</code>"] if check.observed is not None else []
-        if check.sample:
-            observed.append(
-                "unexpected, e.g. "
-                + "; ".join(f"<code>{_show(v, SAMPLE_CHARS)}</code>" for v in check.sample)
-            )
-        parts.append(
-            f'<tr id="c{number}"><td class="n">{number}</td><td><code>{_esc(check.label)}</code>'
-            + "".join(f"<br>{e}" for e in extra)
-            + f"</td><td>{_badge(check.status)}</td><td>{_esc(check.severity)}</td>"
-            f"<td>{'<br>'.join(observed)}</td>"
-            f'<td class="n">{_esc(check.unexpected)}</td><td>{_esc(check.why)}</td></tr>'
-        )
-    parts.append("</table>")
+    title = f"{result.dataset}: {status} \u00b7 run {run_name}"
     return _page(title, "\n".join(parts), here)
 
 
@@ -505,8 +543,8 @@ def render_suite(
     else:
         items, origin = [], "no suite file and no stored result"
     parts = [
-        f"<h1>Suite {_esc(name)}</h1>",
-        f'<p class="muted">{len(items)} expectations, {_esc(origin)}.</p>',
+        f"<h1>Suite {esc(name)}</h1>",
+        f'<p class="muted">{len(items)} expectations, {esc(origin)}.</p>',
         '<table class="wide"><tr><th>#</th><th>expectation</th><th>kwargs</th>'
         "<th>severity</th><th>why</th></tr>",
     ]
@@ -515,15 +553,15 @@ def render_suite(
         kind = str(item.get("type") or item.get("expectation_type") or "expectation")
         kwargs = item.get("kwargs") or {}
         quarantine = (
-            f"<br>sets rows aside as <code>{_esc(meta['quarantine'])}</code>"
+            f"<br>sets rows aside as <code>{esc(meta['quarantine'])}</code>"
             if meta.get("quarantine")
             else ""
         )
         parts.append(
-            f'<tr id="e{number}"><td class="n">{number}</td><td><code>{_esc(kind)}</code>'
+            f'<tr id="e{number}"><td class="n">{number}</td><td><code>{esc(kind)}</code>'
             f"{quarantine}</td><td>{_kwargs(kwargs)}</td>"
-            f"<td>{_esc(item.get('severity') or 'critical')}</td>"
-            f"<td>{_esc(meta.get('why') or '')}</td></tr>"
+            f"<td>{esc(item.get('severity') or 'critical')}</td>"
+            f"<td>{esc(meta.get('why') or '')}</td></tr>"
         )
     parts += ["</table>", "<h2>Stored results of this suite, newest first</h2>"]
     if not newest:
@@ -537,7 +575,7 @@ def render_suite(
             statuses = [c.status for c in result_checks(result)]
             parts.append(
                 f"<tr><td>{_link(here, result.page, result.run_name)}</td>"
-                f"<td>{_esc(_run_time(result.run_time))}</td><td>{_esc(result.dataset)}</td>"
+                f"<td>{esc(_run_time(result.run_time))}</td><td>{esc(result.dataset)}</td>"
                 f"<td>{_badge(overall(statuses))}</td>{_counts_cells(statuses)}</tr>"
             )
         parts.append("</table>")

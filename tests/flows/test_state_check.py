@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from flows import cli
 from flows.nightly import nightly_ingest
 from flows.resume import StateError, verify_history
 from tasks import io
@@ -60,10 +61,54 @@ def test_damaged_state_stops_the_next_night_and_rerunning_its_night_repairs_it(t
         _night(inbox, data, SECOND)
     message = str(caught.value)
     assert f"state/dedup/keys/run_date={FIRST} is missing" in message
-    assert f"wiredesk run --run-date {FIRST} --data-dir {data} --inbox DIR" in message
+    assert f"wiredesk rebuild-state --run-date {FIRST} --data-dir {data}" in message
     assert not (data / "curated" / "articles" / f"run_date={SECOND}").exists()
     # Running the damaged night again writes its state again, byte for byte; then the next
     # night runs.
     assert _night(inbox, data, FIRST)["status"] == "completed"
     assert [p.read_bytes() for p in keys.glob("*.parquet")] == [original]
     assert _night(inbox, data, SECOND)["status"] == "completed"
+
+
+def _state_files(data):
+    return {
+        str(p.relative_to(data)): p.read_bytes()
+        for p in sorted((data / "state").rglob("*"))
+        if p.is_file() and "nights" not in p.relative_to(data).parts
+    }
+
+
+def test_rebuild_state_writes_a_damaged_night_again_from_its_tables_without_the_inbox(
+    tmp_path, capsys
+):
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SAMPLE_INBOX, inbox)
+    data = tmp_path / "data"
+    assert _night(inbox, data, FIRST)["status"] == "completed"
+    before = _state_files(data)
+    assert any(k.startswith("state/dedup/keys/") for k in before)
+    # Every state partition of the night gone, and the inbox too.
+    for name in ("dedup", "vocabulary", "site_lines", "site_pages", "sources", "revisions"):
+        for part in (data / "state").rglob(f"run_date={FIRST}"):
+            shutil.rmtree(part, ignore_errors=True)
+    shutil.rmtree(inbox)
+
+    status = cli.main(["rebuild-state", "--run-date", FIRST, "--data-dir", str(data)])
+    out = capsys.readouterr().out
+    assert status == cli.EXIT_OK, out
+    assert "checked against its record" in out
+    assert _state_files(data) == before  # byte for byte
+    verify_history(io.Layout(data, SECOND))
+
+    # Without the staged tables it cannot, and says what to do instead; nothing is written.
+    shutil.rmtree(data / "staged" / "extracted")
+    status = cli.main(["rebuild-state", "--run-date", FIRST, "--data-dir", str(data)])
+    err = capsys.readouterr().err
+    assert status == cli.EXIT_NOT_PUBLISHED
+    assert f"staged/extracted/run_date={FIRST}" in err and "is missing" in err
+    assert f"wiredesk run --run-date {FIRST}" in err
+    assert _state_files(data) == before
+    # A night that never ran is refused by name.
+    status = cli.main(["rebuild-state", "--run-date", "2026-01-01", "--data-dir", str(data)])
+    assert status == cli.EXIT_NOT_PUBLISHED
+    assert "has no record" in capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""Data Docs (tasks/validate/datadocs.py) on results the validate task stored for tiny tables over two
-nights and four runs, and the pages in headless Chromium (offline)."""
+"""Data Docs (tasks/validate/datadocs.py) on results the validate task stored for tiny tables
+over two nights and four runs, and the pages in headless Chromium (offline)."""
 
 from __future__ import annotations
 
