@@ -60,6 +60,7 @@ def main() -> None:
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     print(f"{'command':<52} {'median s':>8} {'worst s':>8} {'exit':>4} {'stderr lines':>12}")
+    figures: dict[str, float] = {"repeat": args.repeat}
     try:
         for case in CASES:
             times, status, lines = [], None, 0
@@ -75,9 +76,22 @@ def main() -> None:
                 f"{name:<52} {statistics.median(times):>8.2f} {max(times):>8.2f} "
                 f"{status:>4} {lines:>12}"
             )
+            figures[f"{name}.median_seconds"] = statistics.median(times)
+            figures[f"{name}.worst_seconds"] = max(times)
+            figures[f"{name}.exit_status"] = status or 0
     finally:
         holder.kill()
         shutil.rmtree(scratch, ignore_errors=True)
+    _record(figures)
+
+
+def _record(figures: dict[str, float]) -> None:
+    """`benchmarks/results/cli.json`: each case's seconds (costs; the target is 2 s) and its
+    exit status (information: tests/flows/test_cli.py checks the statuses)."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.results import record
+
+    record("cli", figures, {k: "lower" for k in figures if k.endswith("_seconds")})
 
 
 if __name__ == "__main__":

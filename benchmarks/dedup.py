@@ -279,6 +279,8 @@ def row(name: str, metrics: dict[str, Any], timing: dict[str, Any] | None, docs:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
+    from benchmarks.results import record
+
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--time-ours"]:  # run_ours's fresh process
         text_dir, preds, workers = argv[1:]
@@ -327,24 +329,71 @@ def main(argv: list[str] | None = None) -> int:
         with texts.open("w", encoding="utf-8") as f:
             for r in table.to_pylist():
                 f.write(json.dumps({"id": doc_id_of(r["source_path"]), "text": r["text"]}) + "\n")
+        figures: dict[str, float] = {"documents": docs}
+        directions: dict[str, Any] = {}
         for workers in (1, 2):
             preds = work / f"wiredesk-{workers}.jsonl"
             timing = run_ours(repaired, preds, workers)
             name = f"wiredesk dedup ({workers} process{'es' if workers > 1 else ''})"
-            lines.append(row(name, score(labels, preds), timing, docs))
+            metrics = score(labels, preds)
+            lines.append(row(name, metrics, timing, docs))
+            _figures(figures, directions, f"wiredesk_{workers}proc", metrics, timing, docs)
         for system in ("rensa", "datatrove"):
             if system in args.skip:
                 continue
             preds = work / f"{system}.jsonl"
             timing = run_competitor(args.competitors_python, system, texts, preds, work)
-            lines.append(row(system, score(labels, preds), timing, docs))
+            metrics = score(labels, preds)
+            lines.append(row(system, metrics, timing, docs))
+            _figures(figures, None, system, metrics, timing, docs)  # a baseline: information
         if args.evaluate_run:
             preds = work / "published.jsonl"
             published_preds(args.data_dir, preds)
-            lines.append(row("wiredesk run (published)", score(labels, preds), None, docs))
+            metrics = score(labels, preds)
+            lines.append(row("wiredesk run (published)", metrics, None, docs))
+            _figures(figures, directions, "wiredesk_run_published", metrics, None, docs)
     print(f"set {args.set}: {docs} documents, text from {repaired}")
     print("\n".join(lines))
+    name = f"dedup_{args.set}" + ("" if args.text == "repaired" else f"_{args.text}")
+    record(name, figures, directions)
     return 0
+
+
+def _figures(
+    figures: dict[str, float],
+    directions: dict[str, Any] | None,
+    system: str,
+    metrics: dict[str, Any],
+    timing: dict[str, Any] | None,
+    docs: int,
+) -> None:
+    """One system's row as figures for `benchmarks/results/dedup_<set>.json`: its quality
+    against floors and ceilings (when `directions` is ours), its timings as information."""
+    same = metrics["pairwise"]["same_language"]
+    hn = metrics["hard_negatives"]
+    quality = {
+        "precision_same_lang": (same["precision"], "higher"),
+        "recall_same_lang": (same["recall"], "higher"),
+        "ari": (metrics["ari"], "higher"),
+        "translation_recall": (metrics["translation_recall"] or 0.0, "higher"),
+        "cross_lang_precision": (metrics["pairwise"]["cross_language"]["precision"], "higher"),
+        "hard_neg_cluster_pairs_merged": (hn["cluster_pairs_merged"], "lower"),
+        "hard_neg_doc_pairs_merged": (hn["doc_pairs_merged"], "lower"),
+    }
+    for key, (value, way) in quality.items():
+        if value is None:
+            continue
+        figures[f"{system}.{key}"] = value
+        if directions is not None:
+            directions[f"{system}.{key}"] = way
+    if timing:
+        figures[f"{system}.seconds"] = timing["seconds"]
+        figures[f"{system}.docs_per_second"] = docs / timing["seconds"]
+        figures[f"{system}.peak_rss_mb"] = timing["peak_rss_mb"]
+        if timing.get("warm_seconds"):
+            figures[f"{system}.seconds_again_warm"] = timing["warm_seconds"]
+        if directions is not None:  # costs a human may give a ceiling
+            directions[f"{system}.seconds"] = directions[f"{system}.peak_rss_mb"] = "lower"
 
 
 if __name__ == "__main__":

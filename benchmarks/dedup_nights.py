@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         script = data / "one_night.py"
         script.write_text(ONE_NIGHT, encoding="utf-8")
         history = 0
+        figures: dict[str, float] = {"documents": table.num_rows, "nights": args.nights}
         for night in range(args.nights):
             date = f"2026-01-{night + 1:02d}"
             mask = [n == night for n in night_of]
@@ -111,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{timing['peak_rss_mb']:.0f} | {state_bytes / 2**20:.1f} | "
                 f"{state_bytes / 1024 / history:.2f} |"
             )
+            figures[f"night{night + 1}.documents"] = part.num_rows
+            figures[f"night{night + 1}.history"] = history - part.num_rows
+            figures[f"night{night + 1}.seconds"] = timing["seconds"]
+            figures[f"night{night + 1}.peak_rss_mb"] = timing["peak_rss_mb"]
+            figures[f"night{night + 1}.state_kb_per_doc"] = state_bytes / 1024 / history
         rows = ds.dataset(data / "staged" / "deduped", format="parquet", partitioning="hive")
         pairs = [
             (doc_id_of(r["source_path"]), r["cluster_id"])
@@ -129,7 +136,38 @@ def main(argv: list[str] | None = None) -> int:
         f"{metrics['hard_negatives']['doc_pairs']}), cross-language pair precision "
         f"{metrics['pairwise']['cross_language']['precision']:.4f}"
     )
+    _record(args, figures, metrics)
     return 0
+
+
+def _record(args: argparse.Namespace, figures: dict[str, float], metrics: dict[str, Any]) -> None:
+    """`benchmarks/results/dedup_nights_<set>_<N>.json`: quality of all nights together
+    (floors and ceilings), time, memory and state size per night (costs)."""
+    from benchmarks.results import record
+
+    same = metrics["pairwise"]["same_language"]
+    hn = metrics["hard_negatives"]
+    quality = {
+        "precision_same_lang": (same["precision"], "higher"),
+        "recall_same_lang": (same["recall"], "higher"),
+        "ari": (metrics["ari"], "higher"),
+        "translation_recall": (metrics["translation_recall"], "higher"),
+        "cross_lang_precision": (metrics["pairwise"]["cross_language"]["precision"], "higher"),
+        "hard_neg_cluster_pairs_merged": (hn["cluster_pairs_merged"], "lower"),
+        "hard_neg_doc_pairs_merged": (hn["doc_pairs_merged"], "lower"),
+    }
+    directions: dict[str, Any] = {}
+    for key, (value, way) in quality.items():
+        if value is not None:
+            figures[key] = value
+            directions[key] = way
+    for key in figures:
+        if key.endswith((".seconds", ".peak_rss_mb", ".state_kb_per_doc")):
+            directions[key] = "lower"
+    name = f"dedup_nights_{args.set}_{args.nights}" + (
+        "" if args.workers == 2 else f"_workers{args.workers}"
+    )
+    record(name, figures, directions)
 
 
 if __name__ == "__main__":

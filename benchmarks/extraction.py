@@ -182,7 +182,44 @@ def main() -> int:
     _print(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1), "utf-8")
+    _record(report, args)
     return 0
+
+
+def _record(report: dict[str, Any], args: argparse.Namespace) -> None:
+    """`benchmarks/results/extraction.json` (`extraction_limit<N>` for a cut, `extraction_<set>`
+    for some datasets only): our F1, precision, recall per dataset (floors), our empty outputs
+    (ceilings), trafilatura's F1 and the time per page (information)."""
+    from benchmarks.results import record
+
+    figures: dict[str, float] = {}
+    directions: dict[str, Any] = {}
+    for dataset, entry in report["datasets"].items():
+        s = entry["scores"]
+        figures[f"{dataset}.pages"] = entry["pages"]
+        for key in ("f1", "precision", "recall"):
+            figures[f"{dataset}.wiredesk.{key}"] = s["wiredesk"][key]
+            directions[f"{dataset}.wiredesk.{key}"] = "higher"
+        figures[f"{dataset}.wiredesk.empty_where_truth_200"] = s["wiredesk"][
+            "empty_where_truth_200"
+        ]
+        directions[f"{dataset}.wiredesk.empty_where_truth_200"] = "lower"
+        figures[f"{dataset}.trafilatura.f1"] = s["trafilatura"]["f1"]
+        figures[f"{dataset}.trafilatura_precision.f1"] = s["precision"]["f1"]
+    for name, entry in report["timing"].items():
+        figures[f"{name}.cpu_ms_per_page"] = entry["cpu_ms_per_page"]
+        figures[f"{name}.wall_ms_per_page"] = entry["wall_ms_per_page"]
+    t = report["timing"]
+    figures["cpu_ratio_wiredesk_over_trafilatura"] = (
+        t["wiredesk"]["cpu_ms_per_page"] / t["trafilatura"]["cpu_ms_per_page"]
+    )
+    directions["cpu_ratio_wiredesk_over_trafilatura"] = "lower"
+    name = "extraction"
+    if args.dataset:
+        name += "_" + "_".join(sorted(set(args.dataset)))
+    if args.limit:
+        name += f"_limit{args.limit}"
+    record(name, figures, directions)
 
 
 def _ingest_config() -> Any:

@@ -1,4 +1,4 @@
-"""Calibrate the boilerplate-residue phrases of tasks/validate/metrics.py on hand-cleaned article text.
+"""Calibrate the boilerplate-residue phrases of tasks/validate/metrics.py on hand-cleaned text.
 
 Prints, for every phrase in `JUNK_PHRASES` and for a few rejected candidates, how many gold
 article texts of the boilerplate benchmarks (../shared/data/boilerplate: scrapinghub_aeb
@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,11 +57,22 @@ def main() -> int:
     texts = gold_texts(data)
     print(f"{len(texts)} gold article texts")
     print(f"{'phrase':<42} {'texts containing it':>20}  in JUNK_PHRASES")
+    figures: dict[str, float] = {"gold_texts": len(texts)}
     for phrase in (*JUNK_PHRASES, *CANDIDATES):
         hits = sum(1 for t in texts if boilerplate_hits(t, (phrase,)))
         print(f"{phrase:<42} {hits:>20}  {'yes' if phrase in JUNK_PHRASES else 'no'}")
+        kind = "phrase" if phrase in JUNK_PHRASES else "candidate"
+        figures[f"{kind}.{phrase}.gold_texts_containing"] = hits
     total = sum(1 for t in texts if boilerplate_hits(t))
     print(f"gold texts with any residue phrase: {total} of {len(texts)}")
+    from benchmarks.results import record
+
+    # A residue phrase found in clean text counts prose as chrome: the phrases in use are
+    # costs (ceilings); the rejected candidates are information.
+    figures["gold_texts_with_any_phrase"] = total
+    directions: dict[str, Any] = {k: "lower" for k in figures if k.startswith("phrase.")}
+    directions["gold_texts_with_any_phrase"] = "lower"
+    record("junk_phrases", figures, directions)
     return 0
 
 

@@ -22,12 +22,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flows.extractfiles import extract_config  # noqa: E402
-from tasks import extract  # noqa: E402
+from tasks.extract import page as extract  # noqa: E402
 from tasks.extract.charset import decode_body  # noqa: E402
 from tasks.extract.maintext import parse_html  # noqa: E402
 
@@ -71,6 +72,11 @@ def measure(name: str, fn: Callable[[str], str | None], data: list[tuple[str, st
         start = time.process_time()
         right = sum(fn(text) == lang for text, lang in samples)
         ms = 1000 * (time.process_time() - start) / max(1, len(samples))
+        key = name.split(" (")[0] + ("" if "(" not in name else "_" + name.split("(")[1][:-1])
+        key = key.replace(" ", "_").replace("py3langid_any_length", "py3langid_raw")
+        FIGURES[f"{key}.chars{n}.texts"] = (len(samples), "info")
+        FIGURES[f"{key}.chars{n}.accuracy"] = (right / max(1, len(samples)), "higher")
+        FIGURES[f"{key}.chars{n}.ms_per_text"] = (ms, "info")
         print(
             f"{name:<22} {n:>5} chars  {len(samples):>4} texts  "
             f"accuracy {right / max(1, len(samples)):.3f}  {ms:6.2f} ms/text"
@@ -102,6 +108,7 @@ def main() -> int:
         from lingua import LanguageDetectorBuilder
     except ImportError:
         print("lingua not installed: pip install lingua-language-detector to compare")
+        _record(args.limit)
         return 0
     for mode in ("low", "high"):
         before = rss_mb()
@@ -116,7 +123,24 @@ def main() -> int:
             return found.iso_code_639_1.name.lower() if found else None
 
         measure(f"lingua ({mode})", lingua_code, data)
+    _record(args.limit)
     return 0
+
+
+# What `measure` found, for `benchmarks/results/language.json`: name -> (value, direction).
+# Only the stage's own detector (`py3langid_stage`) gets floors; the others are comparisons.
+FIGURES: dict[str, tuple[float, Any]] = {}
+
+
+def _record(limit: int) -> None:
+    from benchmarks.results import record
+
+    figures = {key: value for key, (value, _way) in FIGURES.items()}
+    directions = {
+        key: way if key.startswith("py3langid_stage.") else "info"
+        for key, (_value, way) in FIGURES.items()
+    }
+    record("language" + (f"_limit{limit}" if limit else ""), figures, directions)
 
 
 if __name__ == "__main__":

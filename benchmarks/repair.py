@@ -53,6 +53,7 @@ def top1(name: str, path: Path) -> None:
     started = time.perf_counter()
     right = sum(english.suggest(typed) == meant.lower() for typed, meant in pairs)
     seconds = time.perf_counter() - started
+    FIGURES[f"{name.split()[0]}.top1"] = (right / len(pairs), "higher")
     print(
         f"{name}: top-1 {right}/{len(pairs)} = {right / len(pairs):.3f} "
         f"({len(pairs) / seconds:.0f} words/s)"
@@ -73,6 +74,9 @@ def clean_en(data: Path) -> None:
     for label, cfg in (("each text alone", CFG), ("with corpus protection", corpus)):
         changed = [c for t in texts for c in _changes(t, detect_lang(t), cfg)]
         capitalised = [c for c in changed if not c["before"].islower()]
+        key = "clean_en." + ("alone" if cfg is CFG else "corpus")
+        FIGURES[f"{key}.changed_per_10k_words"] = (10_000 * len(changed) / words, "lower")
+        FIGURES[f"{key}.capitalised_changed"] = (len(capitalised), "lower")
         print(
             f"clean_en ({label}): {len(changed)} changed words in {words} words = "
             f"{10_000 * len(changed) / words:.2f} per 10,000; capitalised changed: "
@@ -92,6 +96,7 @@ def clean_fr_de_es(data: Path) -> None:
     for lang, found in texts.items():
         words = sum(len(t.split()) for t in found)
         changed = [c for t in sorted(found) for c in _changes(t, detect_lang(t), CFG)]
+        FIGURES[f"clean_{lang}.changed_per_10k_words"] = (10_000 * len(changed) / words, "lower")
         print(
             f"clean_{lang}: {len(found)} texts, {words} words, {len(changed)} changed: "
             f"{[(c['before'], c['after']) for c in changed]}"
@@ -122,6 +127,8 @@ def speed(data: Path) -> None:
             repair_text(text, lang, run_cfg)
         seconds = time.perf_counter() - started
         print(f"speed ({label}): {words} words in {seconds:.2f} s = {words / seconds:,.0f} words/s")
+        key = "speed.aeb_" + ("no_typos" if cfg is None else "whole_stage")
+        FIGURES[f"{key}.words_per_second"] = (words / seconds, "info")
     # Scraped text as nights see it: every document of the syndication benchmark's `small` set
     # through our extract stage (several languages, mojibake copies, long run-on lines), then
     # repaired whole, dictionaries already built.
@@ -136,6 +143,7 @@ def speed(data: Path) -> None:
     for text, lang in scraped:
         repair_text(text, lang, CFG)
     seconds = time.perf_counter() - started
+    FIGURES["speed.syndication_small.words_per_second"] = (words / seconds, "info")
     print(
         f"speed (scraped syndication small, {len(scraped)} docs): {words} words in "
         f"{seconds:.2f} s = {words / seconds:,.0f} words/s"
@@ -182,6 +190,8 @@ def mojibake(data: Path) -> None:
             odd = [w for w in repaired.split() if not w.isascii()]
             words_total += len(odd)
             words_found += sum(w in reference for w in odd)
+        FIGURES[f"mojibake.{transform}.share_after"] = (after / max(1, len(docs)), "lower")
+        FIGURES[f"mojibake.{transform}.words_found"] = (words_found / max(1, words_total), "higher")
         print(
             f"mojibake {transform}: {len(docs)} docs; with mojibake markers before repair "
             f"{before}/{len(docs)}, after {after}/{len(docs)} = {after / max(1, len(docs)):.3f}; "
@@ -210,7 +220,20 @@ def main() -> int:
         else:
             globals()[section](data)
         sys.stdout.flush()
+    _record(args.only)
     return 0
+
+
+# What the sections measured, for `benchmarks/results/repair.json`: name -> (value, direction).
+FIGURES: dict[str, tuple[float, Any]] = {}
+
+
+def _record(sections: list[str]) -> None:
+    from benchmarks.results import record
+
+    name = "repair" if set(sections) == set(SECTIONS) else "repair_" + "_".join(sections)
+    figures = {key: value for key, (value, _way) in FIGURES.items()}
+    record(name, figures, {key: way for key, (_value, way) in FIGURES.items()})
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ Data: the HTML documents of `../shared/data/syndication/large` (shared part): re
 sites whose own article was cut out and replaced by another article; `labels.jsonl` names each
 document's site and the article it carries. Sites with at least `--min-docs` documents are used;
 each site's documents are split in two "nights" (first half, second half, by doc id). Night one
-goes through the extract stage and `tasks.extract.sitelines.learn`; night two is extracted twice, without
-and with the learned model, by the stage's pure function. Printed: how many lines and characters
-the model strips on night two beyond the other rules, and how many of those stripped lines belong
-to the article the page carries (a line is "article" when at least half of its word 4-grams are
-in the article text: the scrapinghub_aeb ground truth or the SemEval text).
+goes through the extract stage and `tasks.extract.sitelines.learn`; night two is extracted twice,
+without and with the learned model, by the stage's pure function. Printed: how many lines and
+characters the model strips on night two beyond the other rules, and how many of those stripped
+lines belong to the article the page carries (a line is "article" when at least half of its word
+4-grams are in the article text: the scrapinghub_aeb ground truth or the SemEval text).
 
     .venv/bin/python benchmarks/sitelines.py [--data ../shared/data] [--min-docs 12] [--sites N]
 """
@@ -151,6 +151,27 @@ def main() -> int:
         f"of {checked} stripped lines on pages whose article text is known, {article_lines} "
         f"belong to the article ({100 * article_lines / max(1, checked):.2f}%)"
     )
+    from benchmarks.results import record
+
+    figures = {
+        "sites": len(sites),
+        "night_one_pages": len(night_one),
+        "model_lines": len(model),
+        "night_two_pages": len(night_two),
+        "stripped_lines": stripped_lines,
+        "stripped_percent_of_kept_chars": 100
+        * stripped_chars
+        / max(1, stripped_chars + kept_chars),
+        "pages_hit": docs_hit,
+        "checked_lines": checked,
+        "article_lines_stripped": article_lines,
+        "article_lines_stripped_percent": 100 * article_lines / max(1, checked),
+    }
+    # What the model strips must not be article text; how much it strips is information.
+    options = ("" if args.min_docs == 12 else f"_min{args.min_docs}") + (
+        f"_sites{args.sites}" if args.sites else ""
+    )
+    record(f"sitelines{options}", figures, {"article_lines_stripped_percent": "lower"})
     return 0
 
 

@@ -545,7 +545,8 @@ def _cmd_rebuild_state(args: argparse.Namespace) -> int:
     except RebuildError as exc:
         return _fail(exc, EXIT_NOT_PUBLISHED)
     print(
-        f"night {night}: {len(written)} state partitions written again and checked against its record:"
+        f"night {night}: {len(written)} state partitions written again and checked against "
+        "its record:"
     )
     for path in written:
         print(f"  {path}")

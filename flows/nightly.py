@@ -13,14 +13,14 @@ night before publish, so the curated tables stay as they were; rows a row-level 
 removed from the staged dataset before the next stage reads it, and published with the night's
 quarantine. Whatever happens, the run record `runs/<run_id>.json` is written with the counts and
 validation results gathered so far, the Data Docs under `docs/` are rendered again over every
-run (`tasks/validate/datadocs.py`), and Prefect artifacts show the night (`tasks/report/records.py`).
+run (`tasks/validate/datadocs.py`), and Prefect artifacts show the night
+(`tasks/report/records.py`).
 """
 
 from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows import preflight, resume
+from flows import cache, preflight, resume
 from flows.config import RunConfig
 from flows.names import FLOW_NAME
 from tasks import io, revisions
@@ -279,18 +279,28 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
 
     def stage(
         name: str,
-        run: Callable[[], Any],
+        call: tuple[Any, tuple[Any, ...], dict[str, Any]],
         outputs: list[Path],
         checks: tuple[tuple[str, list[Path]], ...] = (),
     ) -> dict[str, Any]:
+        """Run the stage's task `call` = (task, args, kwargs) through Prefect's cache under
+        the key the night's record gives it (flows/cache.py), then its checks."""
         entry = night.reuse(name)
-        if entry is not None:
-            logger.info("%s: done by an earlier run of this night, reused", name)
+        task, args, kwargs = call
+        outcome, cached = cache.run_stage_task(
+            task,
+            args,
+            kwargs,
+            key=night.key(name),
+            reuse=entry is not None,
+            cache_dir=layout.state / cache.CACHE_DIR,
+        )
+        if entry is not None and cached:
+            logger.info("%s: done by an earlier run of this night, reused (cached)", name)
             record["reused"].append(name)
             result: dict[str, Any] = entry["result"]
             validations: dict[str, Any] = entry["validations"]
         else:
-            outcome = run()
             result = outcome if isinstance(outcome, dict) else outcome.to_dict()
             validations = {}
             record["stages"][name] = result
@@ -312,11 +322,11 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
 
     quarantines = [layout.staged_quarantine(s) for s in QUARANTINE_SOURCES]
     if cfg.sources:
-        stage("fetch", lambda: fetch_task(list(cfg.sources), layout, cfg.fetch), [layout.raw])
+        stage("fetch", (fetch_task, (list(cfg.sources), layout, cfg.fetch), {}), [layout.raw])
     inbox = str(cfg.inbox) if cfg.inbox is not None else None
     ingest = stage(
         "ingest",
-        lambda: ingest_task(inbox, layout, cfg.ingest, pages=bool(cfg.sources)),
+        (ingest_task, (inbox, layout, cfg.ingest), {"pages": bool(cfg.sources)}),
         [
             layout.staged("ingested"),
             layout.staged_quarantine("ingest"),
@@ -328,7 +338,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     )
     stage(
         "extract",
-        lambda: extract_task(layout, cfg.extract, cfg.workers, cfg.batch_rows),
+        (extract_task, (layout, cfg.extract, cfg.workers, cfg.batch_rows), {}),
         [
             layout.staged("extracted"),
             layout.staged_quarantine("extract"),
@@ -338,7 +348,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     )
     stage(
         "repair",
-        lambda: repair_task(layout, cfg.repair, cfg.workers, cfg.batch_rows),
+        (repair_task, (layout, cfg.repair, cfg.workers, cfg.batch_rows), {}),
         [
             layout.staged("repaired"),
             layout.staged_quarantine("repair"),
@@ -349,7 +359,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     )
     stage(
         "dedup",
-        lambda: dedup_task(layout, cfg.dedup),
+        (dedup_task, (layout, cfg.dedup), {}),
         [
             layout.staged("deduped"),
             layout.staged_quarantine("dedup"),
@@ -365,7 +375,7 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     )
     published = stage(
         "publish",
-        lambda: publish_task(layout, list(QUARANTINE_SOURCES)),
+        (publish_task, (layout, list(QUARANTINE_SOURCES)), {}),
         [
             layout.curated("articles"),
             layout.curated("duplicates"),
@@ -379,18 +389,18 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     # Only a published night's documents may be matched by later nights.
     stage(
         "dedup_state",
-        lambda: commit_state_task(layout),
+        (commit_state_task, (layout,), {}),
         [layout.dedup_state(name, layout.run_date) for name in DEDUP_STATE],
     )
     stage(
         "vocabulary_state",
-        lambda: commit_vocabulary_task(layout),
+        (commit_vocabulary_task, (layout,), {}),
         [layout.state_partition(VOCABULARY_STATE)],
     )
     # What the night's pages teach about each site's boilerplate, for the nights after it.
     stage(
         "site_lines",
-        lambda: learn_site_lines_task(layout),
+        (learn_site_lines_task, (layout,), {}),
         [layout.state_partition(LINES_STATE), layout.state_partition(PAGES_STATE)],
     )
     record["status"] = "completed"

@@ -37,7 +37,10 @@ def rebuild_state(data_dir: Path, run_date: str, data_dir_option: str | None = N
     """Write night `run_date`'s state partitions again; returns them (relative paths)."""
     layout = io.Layout(data_dir, run_date)
     data = f" --data-dir {data_dir_option}" if data_dir_option else ""
-    rerun = f"run the night again with its inbox (`wiredesk run --run-date {run_date}{data} --inbox DIR`)"
+    rerun = (
+        f"run the night again with its inbox (`wiredesk run --run-date {run_date}{data} "
+        "--inbox DIR`)"
+    )
     record = _complete_record(layout, rerun)
     stages = record["stages"]
     # 1. Everything the state is derived from is as the night left it.

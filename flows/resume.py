@@ -145,6 +145,12 @@ class Night:
             return entry
         return None
 
+    def key(self, stage: str) -> str:
+        """The stage's key now: its inputs and the files the stage before it recorded."""
+        upstream = self._upstream(stage)
+        upstream_files = self.record["stages"][upstream]["files"] if upstream else []
+        return self._key(stage, upstream_files)
+
     def _key(self, stage: str, upstream_files: list[Any]) -> str:
         return digest(stage, self.inputs[stage], upstream_files)
 

@@ -135,8 +135,8 @@ DEDUP_DOCUMENTS = pa.schema(
         pa.field("text_length", pa.int32(), nullable=False),
         pa.field("content_sha256", pa.string(), nullable=False),
         pa.field("shingles", pa.list_(pa.uint64()), nullable=False),
-        # Cross-lingual keys (`tasks.dedup.crosslingual`, format in `state/dedup/format.json`) in the order
-        # the text first uses them, site template keys removed.
+        # Cross-lingual keys (`tasks.dedup.crosslingual`, format in `state/dedup/format.json`) in
+        # the order the text first uses them, site template keys removed.
         pa.field("anchors", pa.list_(pa.string()), nullable=False),
         # The page's site and template tags: a later night's page of the same template is not
         # linked by what the two share (tasks.dedup.templates).
@@ -309,8 +309,8 @@ DATASETS: dict[str, pa.Schema] = {
 }
 
 # --------------------------------------------------------------------------- quality metrics
-# Text-aware metric columns (tasks/validate/metrics.py), computed by the validation step from `text` and
-# gated by the suites of the text datasets; they are not stored in staged or curated files.
+# Text-aware metric columns (tasks/validate/metrics.py), computed by the validation step from `text`
+# and gated by the suites of the text datasets; they are not stored in staged or curated files.
 QUALITY_METRICS = pa.schema(
     [
         pa.field("word_count", pa.int32(), nullable=False),

@@ -11,6 +11,27 @@ import pyarrow as pa
 from tasks.schema import EXTRACTED, INGESTED, QUARANTINED, REPAIRED, quarantine_rows
 from tests.conftest import RUN_ID, STARTED
 
+# Two reports written for the tests, the same as tests/dedup/test_night.py's: a long one and
+# another story of the same town. Here so that tests outside dedup do not import a dedup test
+# module (which breaks their collection whenever that module does).
+REPORT = (
+    "The harbour board of the fictional town of Ostmere approved a new pier on Tuesday after "
+    "a debate that lasted most of the afternoon. Board members said the pier would let two "
+    "ferries berth at once during the summer season, when the island crossings are busiest.\n"
+    "Work is expected to start in the autumn and to take eighteen months, the chair, Maren "
+    "Tollefsen, said, "
+    "adding that the cost would be shared with the regional transport fund. The fund agreed "
+    "to pay 4.2 million crowns of the 7.5 million crown budget, according to the minutes.\n"
+    "Residents who spoke at the meeting asked for a footpath along the new quay and for the "
+    "old ticket office to be kept as a waiting room, and the board promised to study both."
+)
+OTHER = (
+    "Fishers in Ostmere protested on Tuesday against the new pier, saying the construction "
+    "would close their mooring for two seasons. Their cooperative asked the harbour board to "
+    "move the works to the winter months, when fewer boats go out, and to pay for temporary "
+    "berths on the eastern quay while the pier is being built. About 40 boats use the mooring."
+)
+
 
 def raw_table(files: dict[str, bytes | None], errors: dict[str, str] | None = None) -> pa.Table:
     from tasks.schema import RAW

@@ -1,9 +1,11 @@
 """Shared fixtures: paths to the bundled samples and seeds, tiny-table builders, and the one
-session-scoped Prefect harness that only the flow tests use."""
+session-scoped Prefect server that only the flow tests use (`prefect_server`; `prefect_api`
+points the flows run in this process at it)."""
 
 from __future__ import annotations
 
-import os
+import contextlib
+import inspect
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,30 +55,44 @@ def seeds_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def prefect_api() -> Iterator[None]:
-    """One temporary Prefect API (SQLite) for the whole session; flow tests request it."""
-    # The ephemeral server needs 10-25 s on a loaded 2-core machine; the harness default is 30.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=180):
-        yield
-
-
-@pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `prefect server start` (SQLite) on a free 127.0.0.1 port for the session; yields
-    its API URL. Tests that use it stop what they start before it stops."""
+    """The session's one Prefect server: a real `prefect server start` (SQLite, UI on) on a free
+    127.0.0.1 port, started by the first flow test that asks and stopped at the end of the run;
+    yields its API URL. Every flow test reports to it (a second server is started only by the
+    tests that take theirs away mid-test). Tests that use it stop what they start before it
+    stops."""
     from tests.prefect_server import running_server
 
-    with running_server(tmp_path_factory.mktemp("prefect-server")) as api_url:
+    with running_server(tmp_path_factory.mktemp("prefect-server"), ui=True) as api_url:
         yield api_url
 
 
-@pytest.fixture
-def on_prefect_server(prefect_server: str) -> Iterator[str]:
-    """Flows called in this process report to the real test server."""
+@pytest.fixture(scope="session")
+def prefect_api(prefect_server: str) -> Iterator[None]:
+    """Flows called in this process report to the session's server, from the first test that
+    asks to the end of the session; their logs and events are sent before it stops."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.utilities.asyncutils import run_coro_as_sync
 
     with temporary_settings({PREFECT_API_URL: prefect_server}):
-        yield prefect_server
+        yield
+
+        async def drain() -> None:
+            # As prefect_test_harness does; either may return an awaitable in an event loop.
+            with contextlib.suppress(RuntimeError):  # the log worker never started
+                result = APILogWorker.instance().drain()
+                if inspect.isawaitable(result):
+                    await result
+            result = EventsWorker.drain_all()
+            if inspect.isawaitable(result):
+                await result
+
+        run_coro_as_sync(drain())
+
+
+@pytest.fixture
+def on_prefect_server(prefect_api: None, prefect_server: str) -> str:
+    """Flows called in this process report to the session's server; yields its API URL."""
+    return prefect_server

@@ -20,9 +20,8 @@ from tasks.revisions import (
     revision_rows,
 )
 from tasks.schema import FETCHED, RAW, REVISIONS_STATE, SOURCES_STATE
-from tests.builders import extracted_row, raw_table, repaired
+from tests.builders import OTHER, REPORT, extracted_row, raw_table, repaired
 from tests.conftest import RUN_ID
-from tests.dedup.test_night import OTHER, REPORT
 
 
 def _sha(data: bytes) -> str:

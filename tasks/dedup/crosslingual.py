@@ -1,50 +1,42 @@
 """Cross-lingual evidence for dedup: what a translation keeps of its original, as string keys.
 
 Input: document texts (already extracted and repaired) and their site template groups (see
-`tasks.dedup.templates`). Output: per document a set of language-independent keys: numbers (`#1250`,
-separators dropped), names (capitalised Latin-script words that the text never writes in lower
-case, casefolded) and cognate stems (`~` and the first `COGNATE_PREFIX` letters of a long
-Latin-script word with its diacritics dropped: "coopération" and "cooperation" both give
-`~coope`, "terroristes" and "terrorists" `~terro`), minus the keys that another page of the same
+`tasks.dedup.templates`). Output: per document its language-independent keys in the order the
+text first uses them: numbers (`#1250`, separators dropped), names (capitalised Latin-script
+words that the text never writes in lower case, casefolded) and cognate stems (`~` and the first
+`COGNATE_PREFIX` letters of a long Latin-script word with its diacritics dropped: "coopération"
+and "cooperation" both give `~coope`, "terroristes" and "terrorists" `~terro`), as ids into the
+key strings (`anchor_lists`); `template_free` then drops the keys that another page of the same
 site template also carries (its chrome: a sidebar's names and dates are not the report's).
-`tasks.dedup.linking.translation_matches` compares these sets between groups of copies in different
-languages. Deterministic (the keys are stored in `data/state/` and compared with later nights;
-`ANCHORS_VERSION` names what they are). Pure: no I/O; quarantines nothing (a text without
-numbers, names or long Latin-script words simply has no keys and is never linked as a
+`tasks.dedup.linking.translation_matches` compares these sets between groups of copies in
+different languages. Deterministic (the keys are stored in `data/state/` and compared with later
+nights; `ANCHORS_VERSION` names what they are). Pure: no I/O; quarantines nothing (a text
+without numbers, names or long Latin-script words simply has no keys and is never linked as a
 translation).
 
-Two ways to the same keys: `ordered_anchors` takes one text (the definition; tests and single
-pages), `ordered_anchors_batch` a night of texts as numpy arrays of code points with no Python
-object per word, and is what the dedup stage runs. Tests hold the two equal, key for key.
+The keys of a few hundred texts are found at a time, as numpy arrays of code points with no
+Python object per word (one text at a time in Python took five times as long on syndication
+`large`: 11 s against 2.1 s). The same definition one text at a time, in plain Python, is the
+test oracle (`tests/dedup/oracle.py`); the tests hold the two equal, key for key.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from itertools import accumulate
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from tasks.dedup.signatures import (
-    end_token_memo,
-    match_mask,
-    night_shared,
-    sorted_unique,
-    true_runs,
-)
+from tasks.dedup.keylists import KeyLists
+from tasks.dedup.segments import Mask, differ, match_mask, positions, segment_sums, true_runs
+from tasks.hashing import I64, U32, U64, sorted_unique
 
-I64 = npt.NDArray[np.int64]
-U64 = npt.NDArray[np.uint64]
-U32 = npt.NDArray[np.uint32]
 U8 = npt.NDArray[np.uint8]
-Mask = npt.NDArray[np.bool_]
 Index = npt.NDArray[np.integer[Any]]
 
 # What the keys are. Stored with the dedup state (`tasks.dedup.night`): a night never compares its
@@ -78,7 +70,6 @@ def _strip_marks(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-# Called once per distinct word of a night (`_word_stems` keeps what it returned).
 def _stem(word: str) -> str | None:
     if not word.isascii():
         word = _strip_marks(word)
@@ -89,149 +80,12 @@ def _stem(word: str) -> str | None:
     return None
 
 
-def ordered_anchors(text: str) -> list[str]:
-    """The keys of `anchors` in the order the text first uses them (what a translation keeps,
-    sentence by sentence; another report of the story tells it in another order). Ties (keys
-    first used at the same offset) in key order."""
-    normal = unicodedata.normalize("NFKC", text)
-    first: dict[str, int] = {}
-    for match in _NUMBER.finditer(normal):
-        digits = _NON_DIGIT.sub("", match.group(0)).lstrip("0")
-        first.setdefault("#" + (digits or "0"), match.start())
-    # Words and the runs between them alternate: [gap, word, gap, word, ..., gap]. A word's
-    # offset is the length of everything before it; every step below runs in C, per token, and
-    # Python code runs once per distinct word of the night (`_word_stems`).
-    parts = _WORD_SPLIT.split(normal)
-    words = parts[1::2]
-    starts = list(accumulate(map(len, parts[:-1])))[0::2]
-    lower: set[str] | None = None
-    for match in _NAME.finditer(normal):
-        if lower is None:
-            lower = set(words)
-        name = match.group(0).casefold()
-        if name not in lower:
-            first.setdefault(name, match.start())
-    # Stem -> its first offset: the dict keeps the last value written, so write backwards.
-    by_stem = dict(zip(reversed(_word_stems(words)), reversed(starts), strict=True))
-    for stem, start in by_stem.items():
-        if stem is not None:  # numbers "#", names (no "~"), stems "~": never the same key
-            first[stem] = start
-    return [key for _, key in sorted(zip(first.values(), first.keys(), strict=True))]
-
-
-_WORD_SPLIT = re.compile(r"(\w+)", re.UNICODE)
-# Raw word (as the text writes it) -> its cognate stem or None; bounded by clearing.
-_STEMS: dict[str, str | None] = {}
-_STEMS_MAX = 1 << 20
-
-
-def _word_stems(words: list[str]) -> list[str | None]:
-    """The cognate stem of each word (None for short words and other scripts)."""
-    new = set(words).difference(_STEMS)
-    if len(_STEMS) + len(new) > _STEMS_MAX:
-        _STEMS.clear()
-        new = set(words)
-    for word in new:
-        # casefold writes the Turkish "İ" as "i" and a combining dot, which would cut the word.
-        folded = word.casefold().replace("\u0307", "")
-        _STEMS[word] = _stem(folded) if len(folded) > COGNATE_PREFIX else None
-    return list(map(_STEMS.__getitem__, words))
-
-
-def anchors(text: str) -> frozenset[str]:
-    """All the cross-lingual keys of one text (numbers, names, cognate stems)."""
-    return frozenset(ordered_anchors(text))
-
-
-@dataclass(frozen=True)
-class KeyLists:
-    """A list of integer keys per document, in one array for all of them: document i's keys
-    are `ids[bounds[i] : bounds[i + 1]]` (ids into a `Vocabulary`). A night's cross-lingual keys
-    as a Python list of strings per document cost more to build, send between processes and
-    count than the work done on them."""
-
-    ids: I64
-    bounds: I64
-
-    def __len__(self) -> int:
-        return len(self.bounds) - 1
-
-    def __getitem__(self, i: int) -> I64:
-        return self.ids[self.bounds[i] : self.bounds[i + 1]]
-
-    @staticmethod
-    def bounds_of(lengths: Sequence[int] | I64) -> I64:
-        """`bounds` of lists of these lengths."""
-        bounds = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=bounds[1:])
-        return bounds
-
-    @classmethod
-    def of(cls, lists: Sequence[Sequence[int] | I64]) -> KeyLists:
-        bounds = cls.bounds_of([len(x) for x in lists])
-        ids = np.concatenate([np.asarray(x, np.int64) for x in lists]) if lists else bounds[:0]
-        return cls(ids.astype(np.int64, copy=False), bounds)
-
-    @classmethod
-    def concat(cls, parts: Sequence[KeyLists]) -> KeyLists:
-        if not parts:
-            return cls.of([])
-        sizes = np.cumsum([0] + [len(p.ids) for p in parts[:-1]])
-        bounds = np.concatenate(
-            [[0]] + [p.bounds[1:] + s for p, s in zip(parts, sizes, strict=True)]
-        )
-        return cls(np.concatenate([p.ids for p in parts]), bounds.astype(np.int64))
-
-    def lengths(self) -> I64:
-        return np.diff(self.bounds)
-
-    def owners(self) -> I64:
-        """The document of each entry of `ids`."""
-        return np.repeat(np.arange(len(self), dtype=np.int64), self.lengths())
-
-    def take(self, rows: Sequence[int] | I64) -> KeyLists:
-        """The lists of these documents, in this order."""
-        rows = np.asarray(rows, np.int64)
-        length = self.lengths()[rows]
-        bounds = self.bounds_of(length)
-        if not bounds[-1]:
-            return KeyLists(self.ids[:0], bounds)
-        return KeyLists(
-            self.ids[_positions(self.bounds[rows][length > 0], length[length > 0])], bounds
-        )
-
-    def where(self, keep: Mask) -> KeyLists:
-        """The lists with only the entries that `keep` (one flag per entry of `ids`) keeps."""
-        kept = np.zeros(len(self.ids) + 1, np.int64)
-        np.cumsum(keep, out=kept[1:])
-        return KeyLists(self.ids[keep], kept[self.bounds])
-
-
-class Vocabulary:
-    """Key strings and their ids (`KeyLists`), numbered in the order first met."""
-
-    def __init__(self, strings: Sequence[str] = ()) -> None:
-        """`strings`: the first ones, numbered 0, 1, ... (distinct)."""
-        self.strings: list[str] = list(strings)
-        self._index: dict[str, int] | None = None
-
-    def ids(self, strings: Sequence[str]) -> I64:
-        if self._index is None:
-            # Built when first asked for: a night's vocabulary is mostly only read.
-            self._index = {s: i for i, s in enumerate(self.strings)}
-        index = self._index
-        new = [s for s in dict.fromkeys(strings) if s not in index]
-        index.update(zip(new, range(len(self.strings), len(self.strings) + len(new)), strict=True))
-        self.strings += new
-        return np.fromiter(map(index.__getitem__, strings), np.int64, len(strings))
-
-    def lists(self, lists: Sequence[Sequence[str]]) -> KeyLists:
-        """`KeyLists` of lists of key strings."""
-        bounds = KeyLists.bounds_of([len(x) for x in lists])
-        return KeyLists(self.ids([s for x in lists for s in x]), bounds)
-
-    def strings_of(self, keys: I64) -> list[str]:
-        return [self.strings[k] for k in keys.tolist()]
+def word_stem(word: str) -> str | None:
+    """The cognate stem of a word as the text writes it (None for short words and other
+    scripts)."""
+    # casefold writes the Turkish "İ" as "i" and a combining dot, which would cut the word.
+    folded = word.casefold().replace("\u0307", "")
+    return _stem(folded) if len(folded) > COGNATE_PREFIX else None
 
 
 def template_free(found: KeyLists, groups: Sequence[int | None]) -> KeyLists:
@@ -269,11 +123,11 @@ def template_free(found: KeyLists, groups: Sequence[int | None]) -> KeyLists:
     return found.where(keep)
 
 
-# --- The batch path -------------------------------------------------------------------------
-# `ordered_anchors_batch` finds the same keys as `ordered_anchors`, for a few hundred texts at a
-# time laid out as one array of code points, with no Python object per word: what each code
-# point is comes from a table (`_Chars`), numbers and names are found by where those kinds of
-# code point start and stop, keys are integers until the night meets them for the first time.
+# --- Finding the keys ------------------------------------------------------------------------
+# `anchor_lists` reads a few hundred texts at a time laid out as one array of code points, with
+# no Python object per word: what each code point is comes from a table (`_Chars`), numbers and
+# names are found by where those kinds of code point start and stop, keys are integers until the
+# memo meets them for the first time.
 
 # Texts per vectorised batch, as `tasks.dedup.signatures.BATCH_TEXTS` (on syndication `large`, 125,
 # 250, 400 and 600 texts take the same time within the noise; 1,000 is slower).
@@ -297,7 +151,7 @@ _LOWER_STEMS = _LETTERS**COGNATE_PREFIX
 @dataclass(frozen=True)
 class _Chars:
     """Per code point: its `kind` bits; for the cognate stem of a word holding it
-    (`_word_stems`, `_stem`), its length casefolded (U+0307 dropped), its length also stripped
+    (`word_stem`, `_stem`), its length casefolded (U+0307 dropped), its length also stripped
     of marks, the first `COGNATE_PREFIX` ASCII letters left (`head`) and the first as a base-26
     digit (`digit`: a-z 0 to 25, anything else `_LOWER_STEMS`); for names, its casefold (the
     first code point; any other code point itself).
@@ -333,8 +187,8 @@ def _chars_of(codes: U32) -> _Chars:
     """The rows of these code points. Each step is one call on a string of all of them (re,
     casefold, NFKD, unicodedata.combining mapped in C) or numpy on its code points, with no
     Python code per code point: the BMP's rows take 15 ms, against 55 ms with a generator per
-    code point for `\\w`, `\\d`, the marks, the letters and the splits (every process builds
-    them before its first chunk)."""
+    code point for `\\w`, `\\d`, the marks, the letters and the splits (built once a process,
+    `_bmp_chars`)."""
     n = len(codes)
     # re's `\w` and `\d` test what str.isalnum() (or "_") and str.isdecimal() do, over runs (a
     # few hundred in the BMP). The code point 0 is "\x00" here: like "", none of those.
@@ -360,7 +214,7 @@ def _chars_of(codes: U32) -> _Chars:
     # The marks: unicodedata.combining mapped over the code points left, each distinct one once
     # through a table by code point if they are many (the BMP's: 3.1 ms, against 5.1 ms for
     # all 156,000 and 11 ms for a set of the characters and a generator); a few code points
-    # above the BMP (`_Night.rows_above_bmp`) would pay more for the table than for the calls.
+    # above the BMP (`AnchorMemo.rows_above_bmp`) would pay more for the table than for the calls.
     if 16 * len(points) > points.max(initial=0):
         met = np.zeros(int(points.max()) + 1, bool)
         met[points] = True
@@ -415,35 +269,6 @@ def _bmp_chars() -> _Chars:
     return _chars_of(np.arange(0x10000, dtype=np.uint32))
 
 
-def _positions(starts: I64, lengths: I64) -> I64:
-    """Every position `starts[i] + k` with `k < lengths[i]`, segment after segment (no length
-    is 0)."""
-    step = np.ones(int(lengths.sum()), np.int64)
-    if len(step):
-        step[0] = starts[0]
-        step[np.cumsum(lengths)[:-1]] = starts[1:] - (starts[:-1] + lengths[:-1] - 1)
-    return np.cumsum(step)
-
-
-def _sums(values: I64, lengths: I64) -> I64:
-    """Sums of `values` over consecutive segments of `lengths` (no length is 0)."""
-    if not len(lengths):
-        return np.zeros(0, np.int64)
-    return np.add.reduceat(values, np.cumsum(lengths) - lengths)
-
-
-def _differ(a: U32, a_first: I64, a_len: I64, b: U32, b_first: I64, b_len: I64) -> Mask:
-    """Whether each segment `a[a_first : a_first + a_len]` differs from its `b` segment."""
-    out = a_len != b_len
-    same = np.flatnonzero(~out)
-    if len(same):
-        length = a_len[same]
-        at = _positions(a_first[same], length)
-        unequal = a[at] != b[at + np.repeat(b_first[same] - a_first[same], length)]
-        out[same[np.searchsorted(np.cumsum(length), np.flatnonzero(unequal), side="right")]] = True
-    return out
-
-
 def _powers(base: int, n: int) -> U64:
     out = np.full(n, base, np.uint64)
     out[0] = 1
@@ -461,11 +286,12 @@ _BASE = 0x9E3779B97F4A7C15
 _SLOT_BITS = 18
 
 
-class _Night:
-    """What the batches of one night share: each key string met so far with its id (stems of
-    lowercase ASCII letters through a table indexed by their letters, names through their hash
-    checked against their code points, any key through a dict of strings), the `_Chars` rows of
-    the code points above the BMP met so far, and arrays reused from batch to batch."""
+class AnchorMemo:
+    """What the batches of one `anchor_lists` call (a night's texts) share: each key string met
+    so far with its id (stems of lowercase ASCII letters through a table indexed by their
+    letters, names through their hash checked against their code points, any key through a dict
+    of strings), the `_Chars` rows of the code points above the BMP met so far, and arrays
+    reused from batch to batch."""
 
     def __init__(self) -> None:
         self.strings = np.empty(1 << 12, object)
@@ -558,7 +384,7 @@ class _Night:
         out = np.zeros(len(rows), np.int64)
         out[known] = self.name_key[rows[known]]
         row = rows[known]
-        differ = _differ(
+        unequal = differ(
             points,
             first[known],
             length[known],
@@ -568,8 +394,8 @@ class _Night:
         )
         new = np.flatnonzero(rows < 0)
         # New names, and any name that only shares a known name's hash: by their strings.
-        by_string = np.concatenate((new, known[differ]))
-        at = _positions(first[by_string], length[by_string])
+        by_string = np.concatenate((new, known[unequal]))
+        at = positions(first[by_string], length[by_string])
         # The names' code points with "\x00" between them, decoded at once.
         spaced = np.zeros(len(at) + len(by_string), np.uint32)
         spaced[np.arange(len(at)) + np.repeat(np.arange(len(by_string)), length[by_string])] = (
@@ -611,23 +437,10 @@ class _Night:
         return first[pair] == position
 
 
-# The night shared by `ordered_anchors_batch` calls with one token (see there).
-_SHARED: dict[str, _Night] = {}
-_SHARED_LOCK = threading.Lock()
-
-
 def _slots(hashes: U64) -> npt.NDArray[np.intp]:
-    """A hash's slot in `_Night.slots`: its top bits once mixed (the polynomial hash of short
+    """A hash's slot in `AnchorMemo.slots`: its top bits once mixed (the polynomial hash of short
     names leaves its top bits uneven)."""
     return ((hashes * np.uint64(_BASE)) >> np.uint64(64 - _SLOT_BITS)).astype(np.intp)
-
-
-def ordered_anchors_batch(
-    texts: Sequence[str], night: str | None = None, *, nfkc: bool = False
-) -> list[list[str]]:
-    """`ordered_anchors` of each text (the same keys in the same order): `anchor_lists` as
-    strings."""
-    return key_strings(*anchor_lists(texts, night, nfkc=nfkc))
 
 
 def key_strings(vocab: Sequence[str], lists: KeyLists) -> list[list[str]]:
@@ -637,54 +450,35 @@ def key_strings(vocab: Sequence[str], lists: KeyLists) -> list[list[str]]:
     return [strings[edges[i] : edges[i + 1]] for i in range(len(lists))]
 
 
-def anchor_lists(
-    texts: Sequence[str], night: str | None = None, *, nfkc: bool = False
-) -> tuple[list[str], KeyLists]:
-    """`ordered_anchors` of each text as ids into the returned key strings (each string once),
-    computed `ANCHOR_BATCH_TEXTS` texts at a time with no Python object per word.
-
-    `night`: calls that pass the same token share, in this process, what their batches met
-    (key strings, tables, arrays): a night signed in chunks pays for them once, not per chunk
-    (on syndication `large`, 1,000-text chunks took 15% more time each on their own). The keys
-    are the same either way. One token at a time: a new one lets the last one go, and so does
-    `end_night`. `nfkc`: the texts are NFKC-normalised already."""
-    state = _night_for(night)
+def anchor_lists(texts: Sequence[str], *, nfkc: bool = False) -> tuple[list[str], KeyLists]:
+    """The keys of each text in the order it first uses them (ties, keys first used at the same
+    offset, in key order), as ids into the returned key strings (each string once, numbered in
+    the order the texts first use them), `ANCHOR_BATCH_TEXTS` texts at a time. The batches share
+    one `AnchorMemo` (what a night's batches met: key strings, tables, arrays). `nfkc`: the
+    texts are NFKC-normalised already."""
+    memo = AnchorMemo()
     parts = [
-        _anchors_batch(texts[i : i + ANCHOR_BATCH_TEXTS], state, nfkc)
+        _anchors_batch(texts[i : i + ANCHOR_BATCH_TEXTS], memo, nfkc)
         for i in range(0, len(texts), ANCHOR_BATCH_TEXTS)
     ]
     found = KeyLists.concat(parts)
-    # Numbered in the order the texts first use them, whatever this process met before: the
-    # same texts give the same lists in every process.
-    # The first use of each key: the smallest position that holds it (a table over the night's
-    # ids, not a sort of the chunk's: np.unique took a tenth of the keys' time).
+    # The first use of each key: the smallest position that holds it (a table over the memo's
+    # ids, not a sort: np.unique took a tenth of the keys' time).
     ids = found.ids
-    first = state.buffer("first_use", state.count, np.int64)
+    first = memo.buffer("first_use", memo.count, np.int64)
     first[ids] = len(ids)
     np.minimum.at(first, ids, np.arange(len(ids)))
     used = ids[np.flatnonzero(first[ids] == np.arange(len(ids)))]
-    number = state.buffer("number", state.count, np.int64)
+    number = memo.buffer("number", memo.count, np.int64)
     number[used] = np.arange(len(used))
-    return state.strings[used].tolist(), KeyLists(number[ids], found.bounds)
-
-
-def _night_for(token: str | None) -> _Night:
-    return night_shared(_SHARED, _SHARED_LOCK, token, _Night)
-
-
-def end_night(token: str) -> None:
-    """Let go of what the calls with this `night` token shared (`ordered_anchors_batch`, and
-    the token memo of `tasks.dedup.signatures.shingle_sets`)."""
-    with _SHARED_LOCK:
-        _SHARED.pop(token, None)
-    end_token_memo(token)
+    return memo.strings[used].tolist(), KeyLists(number[ids], found.bounds)
 
 
 class _Batch:
     """A batch of NFKC texts as one array of code points, with each position's text, `_Chars`
     row and kind, and the words (runs of word characters)."""
 
-    def __init__(self, texts: Sequence[str], night: _Night, nfkc: bool = False) -> None:
+    def __init__(self, texts: Sequence[str], memo: AnchorMemo, nfkc: bool = False) -> None:
         self.normal = list(texts) if nfkc else [unicodedata.normalize("NFKC", t) for t in texts]
         # "\x00" between texts is no word character, digit, separator or name letter: no key
         # spans two texts, and each text starts and ends as it does alone.
@@ -695,12 +489,12 @@ class _Batch:
         number = np.arange(len(texts), dtype=np.min_scalar_type(len(texts)))
         self._text = np.repeat(number, lengths + 1)[: len(self.cps)]
         # Converted once to the type numpy indexes with, not at each lookup.
-        self.rows = night.buffer("rows", len(self.cps), np.intp)
+        self.rows = memo.buffer("rows", len(self.cps), np.intp)
         self.rows[:] = self.cps
         high = np.flatnonzero(self.cps > 0xFFFF)
         if len(high):
-            self.rows[high] = night.rows_above_bmp(self.cps[high])
-        self.chars = night.chars
+            self.rows[high] = memo.rows_above_bmp(self.cps[high])
+        self.chars = memo.chars
         self.kind = self.chars.kind[self.rows]
         self.word = (self.kind & _IS_WORD) != 0
         starts, ends = true_runs(self.word)
@@ -715,23 +509,23 @@ class _Batch:
 _Found = tuple[I64, I64, I64]
 
 
-def _anchors_batch(texts: Sequence[str], night: _Night, nfkc: bool = False) -> KeyLists:
-    batch = _Batch(texts, night, nfkc)
-    found = [_stem_keys(batch, night), _number_keys(batch, night), _name_keys(batch, night)]
+def _anchors_batch(texts: Sequence[str], memo: AnchorMemo, nfkc: bool = False) -> KeyLists:
+    batch = _Batch(texts, memo, nfkc)
+    found = [_stem_keys(batch, memo), _number_keys(batch, memo), _name_keys(batch, memo)]
     position, key, tie = (np.concatenate(part) for part in zip(*found, strict=True))
-    return _in_order(batch, night, position, key, tie)
+    return _in_order(batch, memo, position, key, tie)
 
 
-def _in_order(batch: _Batch, night: _Night, position: I64, key: I64, tie: I64) -> KeyLists:
-    """Each text's keys (ids of the night) at their first position, in position order. Only a
+def _in_order(batch: _Batch, memo: AnchorMemo, position: I64, key: I64, tie: I64) -> KeyLists:
+    """Each text's keys (ids of the memo) at their first position, in position order. Only a
     name and the stem of the same word share a position; `tie` orders them as their strings
     compare (a stem starts with "~", a name with a letter below or above it)."""
-    used = np.zeros(night.count, bool)
+    used = np.zeros(memo.count, bool)
     used[key] = True
     local = np.cumsum(used) - 1
     keys = int(local[-1]) + 1 if len(local) else 0
     pair = batch.text(position) * keys + local[key]
-    keep = night.firsts(pair, position, len(batch.normal) * keys)
+    keep = memo.firsts(pair, position, len(batch.normal) * keys)
     position, key, tie = position[keep], key[keep], tie[keep]
     # Each kind's keys come in position order: a stable sort merges them.
     order = np.argsort(position * 3 + tie, kind="stable")
@@ -739,12 +533,12 @@ def _in_order(batch: _Batch, night: _Night, position: I64, key: I64, tie: I64) -
     return KeyLists(key[order], bounds.astype(np.int64))
 
 
-def _stem_keys(batch: _Batch, night: _Night) -> _Found:
-    """Cognate stems (`_word_stems`): a word has one when all its code points leave ASCII
+def _stem_keys(batch: _Batch, memo: AnchorMemo) -> _Found:
+    """Cognate stems (`word_stem`): a word has one when all its code points leave ASCII
     letters and both its casefold and those letters are longer than `COGNATE_PREFIX`."""
     chars, rows, start, length = batch.chars, batch.rows, batch.word_start, batch.word_len
     # Plain words: long enough, and one letter per code point (no NOT_PLAIN code point).
-    counts = night.buffer("counts", len(rows) + 1, np.int32)
+    counts = memo.buffer("counts", len(rows) + 1, np.int32)
     counts[0] = 0
     np.cumsum((batch.kind & _NOT_PLAIN) != 0, dtype=np.int32, out=counts[1:])
     plain = np.flatnonzero(length > COGNATE_PREFIX)
@@ -756,14 +550,14 @@ def _stem_keys(batch: _Batch, night: _Night) -> _Found:
     # code point that leaves anything but letters.
     mixed = np.flatnonzero((batch.kind & _MIXED) != 0)
     mixed = sorted_unique(np.searchsorted(start, mixed, side="right") - 1)
-    row = rows[_positions(start[mixed], length[mixed])]
+    row = rows[positions(start[mixed], length[mixed])]
     kind = chars.kind[row]
     other = ((kind & _NOT_PLAIN) != 0) & ((kind & _MIXED) == 0)
-    keep = _sums(other.astype(np.int64), length[mixed]) == 0
-    keep &= _sums(chars.fold_len[row], length[mixed]) > COGNATE_PREFIX
-    keep &= _sums(chars.strip_len[row], length[mixed]) > COGNATE_PREFIX
+    keep = segment_sums(other.astype(np.int64), length[mixed]) == 0
+    keep &= segment_sums(chars.fold_len[row], length[mixed]) > COGNATE_PREFIX
+    keep &= segment_sums(chars.strip_len[row], length[mixed]) > COGNATE_PREFIX
     mixed = mixed[keep]
-    row = rows[_positions(start[mixed], length[mixed])]
+    row = rows[positions(start[mixed], length[mixed])]
     word = np.repeat(np.arange(len(mixed)), length[mixed])
     width = chars.strip_len[row]
     slot = np.cumsum(width) - width
@@ -781,18 +575,18 @@ def _stem_keys(batch: _Batch, night: _Night) -> _Found:
     number = np.concatenate((number, mixed_number))
     lower = number < _LOWER_STEMS
     key = np.zeros(len(chosen), np.int64)
-    key[lower] = night.stem_ids(number[lower])
+    key[lower] = memo.stem_ids(number[lower])
     # Stems with a letter outside a-z (a capital that a casefold's decomposition gives back):
-    # none met on the benchmark sets, made as `_word_stems` makes them.
+    # none met on the benchmark sets, made as `word_stem` makes them.
     odd = chosen[~lower]
     if len(odd):
         spans = zip(start[odd].tolist(), (start[odd] + length[odd]).tolist(), strict=True)
-        key[~lower] = night.ids([_stem_of(batch.joined[a:b]) for a, b in spans])
+        key[~lower] = memo.ids([_stem_of(batch.joined[a:b]) for a, b in spans])
     return start[chosen], key, np.ones(len(chosen), np.int64)
 
 
 def _stem_of(word: str) -> str:
-    stem = _word_stems([word])[0]
+    stem = word_stem(word)
     if stem is None:
         raise AssertionError(f"no stem for {word!r}")
     return stem
@@ -801,10 +595,10 @@ def _stem_of(word: str) -> str:
 _POW10 = 10 ** np.arange(18, dtype=np.int64)
 
 
-def _number_keys(batch: _Batch, night: _Night) -> _Found:
+def _number_keys(batch: _Batch, memo: AnchorMemo) -> _Found:
     """Numbers (`_NUMBER`): a run of decimal digits goes on across one "." or "," between
     digits. Up to 18 ASCII digits (leading zeros dropped) are read as an integer; longer
-    numbers and other scripts' digits as `ordered_anchors` reads them."""
+    numbers and other scripts' digits through their strings."""
     cps = batch.cps
     digit = (batch.kind & _IS_DIGIT) != 0
     at = np.flatnonzero(digit)
@@ -817,23 +611,23 @@ def _number_keys(batch: _Batch, night: _Night) -> _Found:
     value = cps[at].astype(np.int64) - ord("0")
     other = value > 9
     value[other] = 0
-    slow = _sums(other.astype(np.int64), count) > 0
-    slow |= _sums(((rank >= 18) & (value > 0)).astype(np.int64), count) > 0
-    number = _sums(value * _POW10[np.minimum(rank, 17)] * (rank < 18), count)
+    slow = segment_sums(other.astype(np.int64), count) > 0
+    slow |= segment_sums(((rank >= 18) & (value > 0)).astype(np.int64), count) > 0
+    number = segment_sums(value * _POW10[np.minimum(rank, 17)] * (rank < 18), count)
     fast = np.flatnonzero(~slow)
     distinct, inverse = np.unique(number[fast], return_inverse=True)
     key = np.zeros(len(first), np.int64)
-    key[fast] = night.ids([f"#{v}" for v in distinct.tolist()])[inverse]
+    key[fast] = memo.ids([f"#{v}" for v in distinct.tolist()])[inverse]
     slow_at = np.flatnonzero(slow).tolist()
     if slow_at:
         spans = [batch.joined[at[first[i]] : at[first[i] + count[i] - 1] + 1] for i in slow_at]
-        key[slow_at] = night.ids(
+        key[slow_at] = memo.ids(
             ["#" + (_NON_DIGIT.sub("", span).lstrip("0") or "0") for span in spans]
         )
     return at[first], key, np.zeros(len(first), np.int64)
 
 
-def _name_spans(batch: _Batch, night: _Night) -> tuple[I64, I64]:
+def _name_spans(batch: _Batch, memo: AnchorMemo) -> tuple[I64, I64]:
     """Where `_NAME.finditer` matches: in a run of name characters, at most at its first
     capital with no word character before it (a later capital of the run lies inside that
     match, or fails as it did); the match takes the rest of the run when no word character
@@ -845,7 +639,7 @@ def _name_spans(batch: _Batch, night: _Night) -> tuple[I64, I64]:
     candidate = batch.word_start[(kind[batch.word_start] & _NAME_START) != 0]
     begins = more.copy()
     begins[1:] &= ~more[:-1]
-    run = np.cumsum(begins, dtype=np.int32, out=night.buffer("runs", n, np.int32))[candidate]
+    run = np.cumsum(begins, dtype=np.int32, out=memo.buffer("runs", n, np.int32))[candidate]
     keep = np.ones(len(run), bool)
     keep[1:] = run[1:] != run[:-1]
     ends = more.copy()
@@ -860,17 +654,17 @@ def _name_spans(batch: _Batch, night: _Night) -> tuple[I64, I64]:
     return start[found], end[found]
 
 
-def _name_keys(batch: _Batch, night: _Night) -> _Found:
+def _name_keys(batch: _Batch, memo: AnchorMemo) -> _Found:
     """Names (`_NAME`), casefolded, that their text never writes as a word. Names are told
     apart, and compared with words, by hash and then code point by code point."""
-    start, end = _name_spans(batch, night)
+    start, end = _name_spans(batch, memo)
     if not len(start):
         return start, start, start
     # The names' casefolds as one array of code points (casefold has no context; a name
     # character lies below U+2020, so its row is itself).
     length = end - start
     first = np.cumsum(length) - length
-    folded = batch.chars.name_fold[batch.cps[_positions(start, length)]]
+    folded = batch.chars.name_fold[batch.cps[positions(start, length)]]
     wide = np.flatnonzero((batch.kind & _NAME_WIDE) != 0)
     if len(wide):
         # Names with a character that casefolds to several code points ("ß"): their casefold
@@ -882,10 +676,10 @@ def _name_keys(batch: _Batch, night: _Night) -> _Found:
         first[wide] = len(folded) + np.cumsum(length[wide]) - length[wide]
         extra = _code_points("".join(casefolds))
         folded = np.concatenate((folded, extra))
-    hashes = night.hashes(folded, first, length)
+    hashes = memo.hashes(folded, first, length)
     # Each name's first copy in the batch, through the table of hash slots.
     slot = _slots(hashes)
-    table = night.slots
+    table = memo.slots
     table[slot] = len(hashes)
     np.minimum.at(table, slot, np.arange(len(hashes)))
     rep = table[slot]
@@ -895,31 +689,29 @@ def _name_keys(batch: _Batch, night: _Night) -> _Found:
         rep[clash] = clash[index][inverse]
         table[slot[clash]] = -1
     copy = np.flatnonzero(rep != np.arange(len(rep)))
-    if _differ(
-        folded, first[copy], length[copy], folded, first[rep[copy]], length[rep[copy]]
-    ).any():
+    if differ(folded, first[copy], length[copy], folded, first[rep[copy]], length[rep[copy]]).any():
         # Two names of one hash: never seen, but the keys must not depend on it.
         table[slot] = -2
-        return _name_keys_exact(batch, night)
+        return _name_keys_exact(batch, memo)
     is_rep = rep == np.arange(len(rep))
     reps = np.flatnonzero(is_rep)
     group = (np.cumsum(is_rep) - 1)[rep]
     named = batch.text(start) * len(reps) + group
-    spelled = _spelled(batch, night, folded, hashes[reps], first[reps], length[reps], group, named)
+    spelled = _spelled(batch, memo, folded, hashes[reps], first[reps], length[reps], group, named)
     table[slot] = -2
     kept = np.flatnonzero(~spelled)
     used = np.zeros(len(reps), bool)
     used[group[kept]] = True
     names = reps[used]
     ids = np.zeros(len(reps), np.int64)
-    ids[used] = night.name_ids(hashes[names], folded, first[names], length[names])
+    ids[used] = memo.name_ids(hashes[names], folded, first[names], length[names])
     tie = np.where(folded[first[kept]] < ord("~"), 0, 2)
     return start[kept], ids[group[kept]], tie
 
 
 def _spelled(
     batch: _Batch,
-    night: _Night,
+    memo: AnchorMemo,
     folded: U32,
     name_hashes: U64,
     first: I64,
@@ -929,7 +721,7 @@ def _spelled(
 ) -> Mask:
     """For each copy of a name, whether its text has a word that spells the name: the names
     are `folded[first : first + length]` (hashes `name_hashes`), `group` is each copy's name,
-    `named` its (text, name) pair as `text * names + name`, and `night.slots` holds the first
+    `named` its (text, name) pair as `text * names + name`, and `memo.slots` holds the first
     copy of each name by its hash's slot."""
     cps, names = batch.cps, len(first)
     start, size = batch.word_start, batch.word_len
@@ -944,10 +736,10 @@ def _spelled(
     at, last = start[word], start[word] + size[word] - 1
     shape = _shapes(batch.text(at), size[word], cps[at], cps[at + 1], cps[last])
     word = word[shapes[shape]]
-    words = night.hashes(
-        cps[_positions(start[word], size[word])], np.cumsum(size[word]) - size[word], size[word]
+    words = memo.hashes(
+        cps[positions(start[word], size[word])], np.cumsum(size[word]) - size[word], size[word]
     )
-    copy = night.slots[_slots(words)]
+    copy = memo.slots[_slots(words)]
     hit = np.flatnonzero(copy >= 0)
     candidate = group[copy[hit]]
     crowded = np.flatnonzero(copy == -1)
@@ -966,10 +758,10 @@ def _spelled(
     hit, candidate, pair = hit[wanted], candidate[wanted], pair[wanted]
     out[named] = False
     # A word per pair is enough, unless it only shares the name's hash: then all of them.
-    check = night.firsts(pair, hit, len(out))
+    check = memo.firsts(pair, hit, len(out))
     for _ in range(2):
         w, n = hit[check], candidate[check]
-        same = ~_differ(cps, start[w], size[w], folded, first[n], length[n])
+        same = ~differ(cps, start[w], size[w], folded, first[n], length[n])
         out[pair[check][same]] = True
         check = ~out[pair]
     return out[named]
@@ -987,16 +779,16 @@ def _shapes(text: I64, length: I64, first: U32, second: U32, last: U32) -> I64:
     return (text << _SHAPE_BITS) + ((mixed >> 9) & ((1 << _SHAPE_BITS) - 1))
 
 
-def _name_keys_exact(batch: _Batch, night: _Night) -> _Found:
-    """`_name_keys` one text and one match at a time, as `ordered_anchors` finds them."""
-    positions: list[int] = []
+def _name_keys_exact(batch: _Batch, memo: AnchorMemo) -> _Found:
+    """`_name_keys` one text and one match at a time, with `_NAME` itself."""
+    at: list[int] = []
     strings: list[str] = []
     for normal, offset in zip(batch.normal, batch.starts, strict=True):
         lower = set(_WORD.findall(normal))
         for match in _NAME.finditer(normal):
             name = match.group(0).casefold()
             if name not in lower:
-                positions.append(offset + match.start())
+                at.append(offset + match.start())
                 strings.append(name)
     tie = np.array([0 if s < "~" else 2 for s in strings], np.int64)
-    return np.array(positions, np.int64), night.ids(strings), tie
+    return np.array(at, np.int64), memo.ids(strings), tie

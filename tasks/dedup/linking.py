@@ -24,8 +24,8 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from tasks.dedup.crosslingual import KeyLists
-from tasks.dedup.signatures import U64, sorted_counts
+from tasks.dedup.keylists import KeyLists
+from tasks.hashing import U64, sorted_counts
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -223,18 +223,18 @@ def translation_matches(
 ) -> list[tuple[int, int, float]]:
     """Verified (i, j, cosine) translation links, i < j, between profiles of different languages.
 
-    `profiles[i]` holds the cross-lingual keys of group i (`tasks.dedup.crosslingual`, as ids; each key
-    once), `langs[i]` its language (a group without one is never linked). Keys are weighted by
-    inverse document frequency over the groups, counted as if `idf_prior` more groups carried
-    none of them (on a night of a handful of documents every shared key would otherwise weigh
-    less than a key of one document, and a translation would score below an unrelated pair of a
-    big night); keys that more than `max_df_share` of them (and more than `MIN_MAX_DF`) carry
-    are dropped (a year, a common stem). Candidates share at least `min_shared` keys; their
-    score is the cosine of the weighted key sets. A pair is linked when it reaches `min_cosine`
-    and each is the other's best candidate in any other language: a different report of the
-    same story shares the names and numbers, but a translation of a report shares more with
-    it, and so does the report with its translation. Counted in numpy over the key ids; the
-    sums run in the order of the ids, the same on every run.
+    `profiles[i]` holds the cross-lingual keys of group i (`tasks.dedup.crosslingual`, as ids; each
+    key once), `langs[i]` its language (a group without one is never linked). Keys are weighted by
+    inverse document frequency over the groups, counted as if `idf_prior` more groups carried none
+    of them (on a night of a handful of documents every shared key would otherwise weigh less than a
+    key of one document, and a translation would score below an unrelated pair of a big night); keys
+    that more than `max_df_share` of them (and more than `MIN_MAX_DF`) carry are dropped (a year, a
+    common stem). Candidates share at least `min_shared` keys; their score is the cosine of the
+    weighted key sets. A pair is linked when it reaches `min_cosine` and each is the other's best
+    candidate in any other language: a different report of the same story shares the names and
+    numbers, but a translation of a report shares more with it, and so does the report with its
+    translation. Counted in numpy over the key ids; the sums run in the order of the ids, the same
+    on every run.
     """
     n = len(profiles)
     if not len(profiles.ids):

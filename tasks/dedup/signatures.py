@@ -1,44 +1,33 @@
-"""Signatures for dedup: normalised tokens, shingle hashes and sampled candidate keys.
+"""Signatures for dedup: per text its normalised-text hash and its word-shingle hashes.
 
-Input: document texts (already extracted and repaired). Output: per document the sha256 of its
-normalised text, the sorted array of its 64-bit word-shingle hashes (the exact set that
-verification compares), the consistently sampled subset of those hashes that serves as its
-candidate keys (the cross-lingual keys are `tasks.dedup.crosslingual`). Everything is deterministic
-across processes and nights (no salted `hash()`), because signatures are stored in
-`data/state/` and compared with later nights.
-Pure: no I/O; nothing is quarantined (an empty text simply has no shingles and no sampled keys,
-so it can only be an exact copy).
+Input: document texts (already extracted and repaired). Output: per text the sha256 of its
+normalised text (NFKC, casefolded, word tokens joined by single spaces; the exact-copy key), the
+sorted array of its 64-bit word-shingle hashes (the exact set that verification compares), and
+the consistently sampled subset of those hashes (`sample_keys`) that serves as its candidate
+keys (the cross-lingual keys are `tasks.dedup.crosslingual`). Everything is deterministic across
+processes and nights (no salted `hash()`), because signatures are stored in `data/state/` and
+compared with later nights. Pure: no I/O; nothing is quarantined (an empty text simply has no
+shingles and no sampled keys, so it can only be an exact copy).
 
-Two ways to the same values: `normalise`, `content_hash`, `TokenHasher` and `shingle_hashes`
-take one text at a time (tests, page tags); `shingle_sets` signs a batch of texts as numpy arrays
-(code points, UTF-8 bytes, tokens, shingles) with no Python object per token, and is what the
-dedup stage runs. A test holds the two equal, bit for bit.
+`shingle_sets` signs a batch of texts as numpy arrays (code points, UTF-8 bytes, tokens,
+shingles) with no Python object per token; a token's value is `tasks.hashing.token_value`
+(zlib's CRC-32 and Adler-32), looked up in a `TokenMemo` and computed by zlib for the tokens it
+has not met. The same definition one text at a time, in plain Python, is the test oracle
+(`tests/dedup/oracle.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import unicodedata
-import zlib
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    from tasks.dedup.crosslingual import KeyLists
-
-U64 = npt.NDArray[np.uint64]
-U32 = npt.NDArray[np.uint32]
-I64 = npt.NDArray[np.int64]
-A = TypeVar("A", U64, I64)
-S = TypeVar("S")
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-_MASK64 = (1 << 64) - 1
+from tasks.dedup.segments import true_runs
+from tasks.hashing import I64, U32, U64, range_values, sorted_unique
 
 # splitmix64 constants: a cheap, well-mixed 64-bit hash step that vectorises in numpy.
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -51,16 +40,6 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 
 
-def normalise(text: str) -> list[str]:
-    """Word tokens of the NFKC-normalised, casefolded text (punctuation and spacing dropped)."""
-    return _WORD.findall(_INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold())
-
-
-def content_hash(tokens: Sequence[str]) -> str:
-    """sha256 of the normalised text: equal for copies that differ only in case, spacing, quotes."""
-    return hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()
-
-
 def _mix(x: U64) -> U64:
     with np.errstate(over="ignore"):
         x = x ^ (x >> np.uint64(30))
@@ -68,46 +47,6 @@ def _mix(x: U64) -> U64:
         x = x ^ (x >> np.uint64(27))
         x = x * _MIX2
         return x ^ (x >> np.uint64(31))
-
-
-class TokenHasher:
-    """Stable 64-bit hashes of tokens, memoised (a night repeats the same words many times).
-
-    CRC-32 and Adler-32 of the UTF-8 bytes side by side: both run in C at a fraction of a
-    cryptographic hash's cost, and the shingle step mixes the pair (splitmix64) before anything
-    compares it. A collision needs both checksums to collide, and costs one shared shingle.
-    """
-
-    def __init__(self) -> None:
-        self._cache: dict[str, int] = {}
-
-    def __call__(self, tokens: Sequence[str]) -> U64:
-        cache = self._cache
-        # Only the distinct new tokens go through Python code; the lookups run in C.
-        for token in set(tokens).difference(cache):
-            data = token.encode("utf-8")
-            cache[token] = (zlib.crc32(data) << 32) | zlib.adler32(data)
-        return np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
-
-
-def sorted_unique(values: A) -> A:
-    """np.unique of a small integer array, at a fraction of its cost per call (numpy 2's unique
-    has a fixed cost of tens of microseconds, paid per document)."""
-    out = np.sort(values)
-    if len(out) > 1:
-        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
-    return out
-
-
-def sorted_counts(codes: I64) -> tuple[I64, I64]:
-    """The distinct values of non-negative integer `codes`, sorted, and how often each occurs
-    (np.unique with counts), sorted as 32-bit integers when they all fit: on syndication `large`
-    two million codes sort in 0.07 s so, against 0.12 s as 64-bit integers."""
-    narrow = len(codes) and int(codes.max()) < 1 << 32
-    work: npt.NDArray[np.integer[Any]] = np.sort(codes.astype(np.uint32) if narrow else codes)
-    starts = np.flatnonzero(np.concatenate(([True], work[1:] != work[:-1]))[: len(work)])
-    counts = np.diff(np.append(starts, len(work)))
-    return work[starts].astype(np.int64), counts
 
 
 def shingle_hashes(token_hashes: U64, size: int) -> U64:
@@ -126,32 +65,7 @@ def shingle_hashes(token_hashes: U64, size: int) -> U64:
     return sorted_unique(acc)
 
 
-def _crc32_tables() -> npt.NDArray[np.uint32]:
-    """zlib's CRC-32 table (row 0) and the three that step it a byte further (rows 1-3): with
-    them CRC-32 takes four bytes per step ("slicing by 4")."""
-    table = np.arange(256, dtype=np.uint32)
-    for _ in range(8):
-        table = np.where(table & 1, (table >> 1) ^ np.uint32(0xEDB88320), table >> 1)
-    rows = [table.astype(np.uint32)]
-    for _ in range(3):
-        rows.append((rows[-1] >> np.uint32(8)) ^ rows[0][rows[-1] & 0xFF])
-    return np.stack(rows)
-
-
-_CRC_TABLES = _crc32_tables()
-_ADLER_MOD = 65521
-
-
-def match_mask(pattern: re.Pattern[str], text: str) -> npt.NDArray[np.bool_]:
-    """Whether each character of `text` lies in a match of `pattern` (a character class and
-    `+`: one Python object per run of such characters, none per character)."""
-    bounds = np.array([m.span() for m in pattern.finditer(text)], np.int64).ravel()
-    # Runs outside and inside matches alternate (either may be empty).
-    lengths = np.diff(bounds, prepend=0, append=len(text))
-    return np.repeat(np.arange(len(lengths)) % 2 == 1, lengths)
-
-
-# What each code point becomes in the normalised text (`normalise` casefolds it and drops the
+# What each code point becomes in the normalised text (casefolded, without the
 # `_INVISIBLE` ones): a word character for Python's `\w` (str.isalnum() or "_"), dropped, or
 # neither (0), and one more kind for those whose casefold is not one code point of the BMP
 # (104 of the BMP's, like "ß" -> "ss", and every code point above it), which are looked up in
@@ -242,81 +156,11 @@ def _special(
     )
 
 
-def true_runs(mask: npt.NDArray[np.bool_]) -> tuple[I64, I64]:
-    """Starts and ends (one past) of the runs of true values (numpy finds the true entries of
-    a boolean array several times faster than the nonzero ones of a difference)."""
-    change = np.zeros(len(mask) + 1, bool)
-    if len(mask):
-        change[0], change[-1] = mask[0], mask[-1]
-        np.not_equal(mask[1:], mask[:-1], out=change[1:-1])
-    edges = np.flatnonzero(change)
-    return edges[0::2], edges[1::2]
-
-
-def _crc32(buf: npt.NDArray[np.uint8], start: I64, length: I64) -> npt.NDArray[np.uint32]:
-    """zlib.crc32 of the byte ranges `buf[start : start + length]`, vectorised: four bytes at a
-    time over the ranges still that long (sorted longest first, they are a prefix), then the
-    last one to three bytes of each."""
-    longest = int(length.max()) if len(length) else 0
-    # A stable sort on a small integer type is a radix sort: several times faster.
-    small = np.uint8 if longest < 0x100 else np.uint16 if longest < 0x10000 else np.int64
-    order = np.argsort((longest - length).astype(small), kind="stable")
-    s, n = start[order], length[order]
-    words = n // 4
-    # The little-endian 32-bit word at every byte position (3 zero bytes pad the end).
-    b = np.concatenate((buf, np.zeros(3, np.uint8))).astype(np.uint32)
-    word = b[:-3] | (b[1:-2] << np.uint32(8)) | (b[2:-1] << np.uint32(16))
-    word |= b[3:] << np.uint32(24)
-    t0, t1, t2, t3 = _CRC_TABLES
-    crc = np.full(len(s), 0xFFFFFFFF, dtype=np.uint32)
-    # Ranges with more than j whole words: a prefix of the ranges sorted longest first.
-    actives = np.searchsorted(-words, -np.arange(longest // 4), side="left").tolist()
-    for j, active in enumerate(actives):
-        c = crc[:active] ^ word[s[:active] + 4 * j]
-        crc[:active] = (
-            t3[c & 0xFF]
-            ^ t2[(c >> np.uint32(8)) & 0xFF]
-            ^ t1[(c >> np.uint32(16)) & 0xFF]
-            ^ t0[c >> np.uint32(24)]
-        )
-    rest, tail = n - 4 * words, s + 4 * words
-    for k in range(3):
-        some = np.flatnonzero(rest > k)
-        c = crc[some]
-        crc[some] = t0[(c ^ buf[tail[some] + k]) & 0xFF] ^ (c >> np.uint32(8))
-    out = np.empty_like(crc)
-    out[order] = crc ^ np.uint32(0xFFFFFFFF)
-    return out
-
-
-def _token_values(buf: npt.NDArray[np.uint8], start: I64, end: I64) -> U64:
-    """`TokenHasher` values of the byte ranges `buf[start:end]`, vectorised: CRC-32 by
-    `_crc32`, Adler-32 from prefix sums."""
-    length = end - start
-    # S1[i]: the sum of the bytes before i; S2[i]: the sum of S1[1..i]. Adler's second sum
-    # weighs byte k of an n-byte range by n - k, which is the sum of the range's prefix sums:
-    # S2[end] - S2[start] - n * S1[start].
-    s1 = np.zeros(len(buf) + 1, np.int64)
-    np.cumsum(buf, dtype=np.int64, out=s1[1:])
-    s2 = np.zeros(len(buf) + 1, np.int64)
-    np.cumsum(s1[1:], out=s2[1:])
-    total = s1[end] - s1[start]
-    weighted = s2[end] - s2[start] - length * s1[start]
-    a = (1 + total) % _ADLER_MOD
-    second = (length + weighted) % _ADLER_MOD
-    adler = (second << 16) | a
-    crc = _crc32(buf, start, length)
-    return (crc.astype(np.uint64) << np.uint64(32)) | adler.astype(np.uint64)
-
-
 def _gathered_values(buf: npt.NDArray[np.uint8], start: I64, length: I64) -> U64:
-    """`_token_values` of a few of the ranges: their bytes are gathered first, because
-    `_token_values` makes passes over the whole buffer it is given."""
-    if len(start) == 0:
-        return np.empty(0, np.uint64)
-    end = np.cumsum(length)
-    at = end - length
-    return _token_values(buf[np.repeat(start - at, length) + np.arange(int(end[-1]))], at, end)
+    """`tasks.hashing.token_value` of the byte ranges `buf[start : start + length]`, by zlib: on
+    syndication `large`, 148,670 ranges a night (tokens new to the memo, and those too long for
+    it) take 0.06-0.2 s, against 0.1-0.25 s for the numpy CRC-32 and Adler-32 this replaced."""
+    return range_values(buf.data, start, start + length)
 
 
 # Tokens of up to this many UTF-8 bytes (99% of them on syndication `large`) are memoised by
@@ -331,7 +175,7 @@ _KEY_MASKS = np.array(
 
 
 class TokenMemo:
-    """`_token_values` of the tokens met so far, by their bytes: the batches and chunks of a
+    """`tasks.hashing.token_value` of the tokens met so far, by their bytes: the batches of a
     night hash each distinct token once (syndication `large`: 87,000 distinct tokens of up to 16
     bytes among 7.9 million, 18,500 in a batch of 105,000).
 
@@ -352,8 +196,8 @@ class TokenMemo:
         self.count = 0
 
     def __call__(self, buf: npt.NDArray[np.uint8], start: I64, end: I64) -> U64:
-        """`_token_values(buf, start, end)`; the last `_KEY_BYTES` bytes of `buf` are in no
-        token (a key is read 16 bytes at a time and masked)."""
+        """The values of the byte ranges `buf[start:end]`; the last `_KEY_BYTES` bytes of `buf`
+        are in no token (a key is read 16 bytes at a time and masked)."""
         length = end - start
         clipped = np.minimum(length, _KEY_BYTES)
         # The 8 bytes from each position as a little-endian word, read in place (unaligned).
@@ -443,37 +287,6 @@ class TokenMemo:
         self.table[self._claim(old[:, 0], old[:, 1]), 2] = old[:, 2]
 
 
-# The token memo shared by the `shingle_sets` calls with one `night` token (see there).
-_MEMOS: dict[str, TokenMemo] = {}
-_MEMOS_LOCK = threading.Lock()
-
-
-def night_shared(
-    shared: dict[str, S], lock: threading.Lock, token: str | None, make: Callable[[], S]
-) -> S:
-    """What the calls with one night `token` share in this process (`shared`, guarded by
-    `lock`): one token at a time, a new one lets the last one's go; a fresh one without a
-    token."""
-    if token is None:
-        return make()
-    with lock:
-        item = shared.get(token)
-        if item is None:
-            shared.clear()
-            item = shared[token] = make()
-        return item
-
-
-def _memo_for(token: str | None) -> TokenMemo:
-    return night_shared(_MEMOS, _MEMOS_LOCK, token, TokenMemo)
-
-
-def end_token_memo(token: str) -> None:
-    """Let go of the token memo of this `night` token (`tasks.dedup.crosslingual.end_night` calls it)."""
-    with _MEMOS_LOCK:
-        _MEMOS.pop(token, None)
-
-
 # Texts per vectorised batch: the arrays of a few hundred news texts (~1 M code points) stay in
 # the CPU caches; on syndication `large` 250 signs 20% faster than 1,000 and 35% faster than 2,000
 # (100 is no faster).
@@ -481,15 +294,13 @@ BATCH_TEXTS = 250
 
 
 def shingle_sets(
-    texts: Sequence[str], size: int, *, nfkc: bool = False, night: str | None = None
+    texts: Sequence[str], size: int, *, nfkc: bool = False
 ) -> tuple[list[str], list[U64]]:
-    """Per text its `content_hash` and `shingle_hashes` (see `_shingle_batch`), `BATCH_TEXTS`
-    texts at a time. `nfkc`: the texts are NFKC-normalised already (`shingle_chunk` normalises
-    once for these and the cross-lingual keys). `night`: calls that pass the same token share,
-    in this process, a `TokenMemo` (as `tasks.dedup.crosslingual.ordered_anchors_batch` shares its keys;
-    one token at a time, and `tasks.dedup.crosslingual.end_night` lets it go); the values are the same
-    either way."""
-    memo = _memo_for(night)
+    """Per text its normalised-text hash and `shingle_hashes` (see `_shingle_batch`),
+    `BATCH_TEXTS` texts at a time, the batches sharing one `TokenMemo`. `nfkc`: the texts are
+    NFKC-normalised already (the dedup stage normalises once for these and the cross-lingual
+    keys)."""
+    memo = TokenMemo()
     shas: list[str] = []
     out: list[U64] = []
     for i in range(0, len(texts), BATCH_TEXTS):
@@ -502,21 +313,21 @@ def shingle_sets(
 def _shingle_batch(
     texts: Sequence[str], size: int, nfkc: bool, memo: TokenMemo
 ) -> tuple[list[str], list[U64]]:
-    """Per text its `content_hash` and `shingle_hashes`, the same values as one text at a time,
-    computed for the whole batch at once with no Python object per token: the normalised texts
-    are laid out as one array of code points (word characters: Python's `\\w`), tokens are the
+    """Per text its normalised-text hash and `shingle_hashes`, the same values as one text at
+    a time, computed for the whole batch at once with no Python object per token: the normalised
+    texts are laid out as one array of code points (word characters: Python's `\\w`), tokens are the
     runs of word characters, laid out again as UTF-8 with a space after each, hashed
-    (`TokenHasher`'s CRC-32 and Adler-32, through `memo`) and mixed into shingles for all texts
-    at once, then sorted and deduplicated per text."""
+    (`tasks.hashing.token_value`, through `memo`) and mixed into shingles for all texts at once,
+    then sorted and deduplicated per text."""
     if not nfkc:
         texts = [unicodedata.normalize("NFKC", text) for text in texts]
     cps, word, text_start = _code_points(texts)
     cp_start, cp_end = true_runs(word)
     token_bounds = np.searchsorted(cp_start, text_start)
-    # The tokens with a space after each: what `content_hash` hashes, text by text (without the
-    # last space), and where the tokens' bytes are read. Encoded from the code points kept, the
-    # UTF-8 of the whole text is never made; then `_KEY_BYTES` zero bytes for `memo` to read keys
-    # past the last token.
+    # The tokens with a space after each: what the normalised-text hash hashes, text by text
+    # (without the last space), and where the tokens' bytes are read. Encoded from the code points
+    # kept, the UTF-8 of the whole text is never made; then `_KEY_BYTES` zero bytes for `memo` to
+    # read keys past the last token.
     keep = word.copy()
     keep[cp_end] = True
     chosen = cps[keep]
@@ -559,9 +370,9 @@ def _shingle_batch(
 
 
 def _content_hashes(spaced: memoryview, at: I64, bounds: I64) -> list[str]:
-    """`content_hash` per text: sha256 of its tokens' UTF-8 bytes joined by single spaces, read
-    from `spaced`, every token followed by a space, token t at `at[t]`. `bounds[i]:bounds[i + 1]`
-    are text i's tokens; a text ends before its last space."""
+    """The normalised-text hash per text: sha256 of its tokens' UTF-8 bytes joined by single
+    spaces, read from `spaced`, every token followed by a space, token t at `at[t]`.
+    `bounds[i]:bounds[i + 1]` are text i's tokens; a text ends before its last space."""
     lo = at[bounds[:-1]]
     hi = np.maximum(at[bounds[1:]] - 1, lo)
     return [
@@ -584,28 +395,3 @@ def sample_keys(shingles: U64, rate: int) -> U64:
 def sample_threshold(rate: int) -> np.uint64:
     """The hash below which a shingle is sampled at 1/`rate` (`sample_keys`)."""
     return np.uint64((1 << 64) // rate)
-
-
-def shingle_chunk(
-    texts: Sequence[str], size: int, night: str | None = None
-) -> tuple[list[str], list[U64], dict[int, str]]:
-    """The first pass of a chunk of texts' signatures: `shingle_sets` of their NFKC forms, and
-    the NFKC forms that differ from the texts (by position: most texts are NFKC already), for
-    the second pass (`anchor_chunk`) to start from without normalising again. A spawned
-    worker's unit of work, as `anchor_chunk`: this module and `tasks.dedup.crosslingual` import no more
-    than numpy. `night`: the chunks of one night share what they meet in this process."""
-    normal = [unicodedata.normalize("NFKC", text) for text in texts]
-    shas, shingles = shingle_sets(normal, size, nfkc=True, night=night)
-    changed = {i: n for i, (n, t) in enumerate(zip(normal, texts, strict=True)) if n != t}
-    return shas, shingles, changed
-
-
-def anchor_chunk(normal: Sequence[str], night: str | None = None) -> tuple[str, KeyLists]:
-    """The second pass: the cross-lingual keys of a chunk of NFKC texts in text order
-    (`tasks.dedup.crosslingual.anchor_lists`), their strings joined by "\x00", which no key holds: one
-    object to send back, not one per key."""
-    # Imported here: `tasks.dedup.crosslingual` builds on this module (`sorted_unique`).
-    from tasks.dedup.crosslingual import anchor_lists
-
-    strings, found = anchor_lists(normal, night, nfkc=True)
-    return "\x00".join(strings), found

@@ -1,10 +1,9 @@
 """Site templates for dedup: text a site repeats on its pages is its chrome, not a report.
 
 Input: per document its `site` (from the URL, when known), the hashes of the opening tags of its
-HTML page (`page_tags`, `tag_hashes`: the extract stage takes them; none for plain text) and its
-sorted shingle hashes. Output:
-per document its "core" shingles: the shingles minus those that another page of the same
-template group also has.
+HTML page (`tasks.hashing.page_tags`, `tag_hashes`: the extract stage takes them; none for plain
+text) and its sorted shingle hashes. Output: per document its "core" shingles: the shingles
+minus those that another page of the same template group also has.
 
 Why: when the extractor keeps part of a page's chrome (a sidebar story, a quote box, a footer
 blurb), or returns the chrome alone, every page of that site carries the same block, and block
@@ -20,7 +19,6 @@ deterministic; quarantines nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -28,12 +26,13 @@ import numpy as np
 import numpy.typing as npt
 
 from tasks.dedup.linking import UnionFind, candidate_pairs, overlap
-from tasks.dedup.signatures import U64, TokenHasher, sorted_unique
+from tasks.hashing import U64, sorted_unique
 
-# An opening tag with attributes: `<a href="/about">`, `<div class="sidebar">`, `<font face=..>`.
-_TAG = re.compile(rb"<[a-zA-Z][a-zA-Z0-9]*\s[^<>]{3,300}>")
-# A page's template is in its head and navigation; the first 2 MB hold it on every page we saw.
-MAX_PAGE_BYTES = 2_000_000
+# A page's tags and their hashes live in the shared leaf `tasks.hashing` (the extract stage
+# takes them); still importable from here for the callers that import them from dedup.
+from tasks.hashing import page_tags as page_tags
+from tasks.hashing import tag_hashes as tag_hashes
+
 # Same-template pages of the `large` syndication set share 7-300 tags, 50-100% of them (each
 # page's own URL and its #anchors differ); pages of two sites share a handful (social buttons, a
 # CDN script, `<font size="3">`). 8 shared tags and 40% of the smaller set sits between the two;
@@ -47,22 +46,6 @@ CROSS_NIGHT_TAG_CONTAINMENT = 0.5
 # A link on more than this share of the night's pages (a CDN's jQuery, a share button) is
 # everybody's, not one template's.
 MAX_LINK_PAGES_SHARE = 0.05
-
-
-def page_tags(body: bytes | None) -> list[str]:
-    """Sorted distinct opening tags with attributes of an HTML page (links, classes, fonts,
-    generator): what a site's template repeats on every page, whatever the article."""
-    if not body:
-        return []
-    # Byte-exact tags: pages of one template write them identically; no need to normalise.
-    return sorted({tag.decode("latin-1") for tag in set(_TAG.findall(body[:MAX_PAGE_BYTES]))})
-
-
-def tag_hashes(tags: Sequence[str], hasher: TokenHasher | None = None) -> U64:
-    """Sorted distinct 64-bit hashes of a page's tags (what the state keeps of a template)."""
-    if not tags:
-        return np.empty(0, np.uint64)
-    return sorted_unique((hasher or TokenHasher())(list(tags)))
 
 
 def same_template(site_a: str | None, tags_a: U64, site_b: str | None, tags_b: U64) -> bool:

@@ -13,8 +13,8 @@ Reasons (the prefix in `stripped`): `comment_form`, `subscribe_prompt`, `back_to
 `advertisement`, `image_credit`, `contributor` (reporting credits, "write to X at"),
 `copyright`, `decoration`, `nav_crumbs`, `url_line`, `duplicate_line`, `render_date`,
 `date_line`, `date_prefix`, `byline` (moved to `author`), `source_line`, `agency_dateline`,
-`site_blurb`, `site_boilerplate` (learned per site, see `tasks.extract.sitelines`), `headline` (moved to
-`title`, not lost).
+`site_blurb`, `site_boilerplate` (learned per site, see `tasks.extract.sitelines`), `headline`
+(moved to `title`, not lost).
 """
 
 from __future__ import annotations
@@ -621,8 +621,8 @@ def clean_lines(
     `title`, when given (HTML metadata), is kept, and a first line repeating it is removed.
     `links` tells how much of a line is link text on its page and whether it starts with a link
     (HTML only);
-    `boilerplate` holds the keys (`tasks.extract.sitelines.line_key`) of lines the site repeats on many
-    pages.
+    `boilerplate` holds the keys (`tasks.extract.sitelines.line_key`) of lines the site repeats on
+    many pages.
     """
     out = CleanText(text="", title=title)
     lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]

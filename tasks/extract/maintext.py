@@ -3,7 +3,8 @@
 Input: the decoded HTML of one page (untrusted: parsed by lxml, never executed, nothing fetched).
 Output: `PageText`, the candidate lines of the article with, for each line, how much of it was
 link text on the page and whether it starts with a link (what tells a list of teasers or a menu
-from prose, see `tasks.extract.linerules`), plus the page's visible text and which extractor produced the
+from prose, see `tasks.extract.linerules`), plus the page's visible text and which extractor
+produced the
 lines. Nothing is quarantined here; the extract stage decides what an empty result means.
 
 How: the page is parsed once (`lxml.html.document_fromstring`, which also accepts pages with junk

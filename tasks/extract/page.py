@@ -1,18 +1,18 @@
 """Extract: INGESTED documents -> article text and metadata (EXTRACTED).
 
 Input: INGESTED rows (undecoded body bytes, declared charset, url) and, as data in the config,
-the site boilerplate learned on earlier nights (`tasks.extract.sitelines`). Output: EXTRACTED rows with
-`text` (paragraphs separated by one newline), `title`, `lang`, `published_at`, `date_text`,
+the site boilerplate learned on earlier nights (`tasks.extract.sitelines`). Output: EXTRACTED rows
+with `text` (paragraphs separated by one newline), `title`, `lang`, `published_at`, `date_text`,
 `author`, `source_attribution`, `charset` (what the bytes were decoded as) and `stripped` (every
 line removed, with its reason, so nothing disappears unexplained) and `template_tags` (what the
-page's template repeats, for dedup: `tasks.dedup.templates.page_tags`). HTML is parsed once; its
+page's template repeats, for dedup: `tasks.hashing.page_tags`). HTML is parsed once; its
 metadata comes from `tasks.extract.metadata`, its main text from trafilatura with link information
 (`tasks.extract.maintext`): pages marked up as articles go through trafilatura's own extractor (fast
 mode) and, when that keeps little of the page, through its whole cascade as a second opinion;
 other pages through the whole cascade; its baseline extractor when all keep almost nothing. The
 lead paragraph trafilatura left out is restored when the page shows it. Plain text goes straight
-to the text rules (`tasks.extract.linerules`), which clean trafilatura's output too. Language: py3langid,
-per document, offline.
+to the text rules (`tasks.extract.linerules`), which clean trafilatura's output too. Language:
+py3langid, per document, offline.
 
 Quarantined, with these reasons (one bad document never stops the batch, nor the night):
 - `html_too_large`: more HTML than `max_html_chars` (parsing cost grows with it; a page that big
@@ -46,7 +46,6 @@ import numpy as np
 import pyarrow as pa
 
 from tasks import io
-from tasks.dedup.templates import page_tags, tag_hashes
 from tasks.extract.charset import decode_body
 from tasks.extract.linerules import CleanText, clean_lines
 from tasks.extract.maintext import (
@@ -63,6 +62,7 @@ from tasks.extract.maintext import (
 )
 from tasks.extract.metadata import HEADER_CLOCK_CHARS, page_metadata
 from tasks.extract.sitelines import SiteBoilerplate, load_boilerplate
+from tasks.hashing import page_tags, tag_hashes
 from tasks.ingest.documents import site_of
 from tasks.runner import Share, StageResult, Supervision, run_staged
 from tasks.schema import EXTRACTED, Split, quarantine_rows
@@ -88,8 +88,8 @@ SECOND_OPINION_SHARE = 0.1
 # Below this many characters of cleaned text, trafilatura has missed the page's text: the
 # baseline extractor gets a try. 250 is trafilatura's own `min_extracted_size` default.
 FALLBACK_MIN_CHARS = 250
-# Markup caps, checked by `tasks.extract.maintext.markup_shape` before lxml sees a page. libxml2 compares
-# each attribute of a tag with every earlier one, in C where no alarm reaches: one tag with
+# Markup caps, checked by `tasks.extract.maintext.markup_shape` before lxml sees a page. libxml2
+# compares each attribute of a tag with every earlier one, in C where no alarm reaches: one tag with
 # 20,000 attributes took 0.6 s to parse here, 40,000 took 3.3 s (issue 18: 675 s, 2.9 MB).
 # trafilatura's time grows with the tags: 100,000 `<span>`s (1.4 MB) took 5.8 s to extract. On
 # the 2,046 pages of ../shared/data/boilerplate the scan finds at most 204 attributes on one tag
@@ -112,7 +112,8 @@ class ExtractConfig:
     max_tags: int = MAX_TAGS
     # Per document (see `extraction_timeout`); 0: none.
     timeout_seconds: float = 30.0
-    # Restore the lead paragraph trafilatura leaves out (see `tasks.extract.maintext.lead_paragraph`).
+    # Restore the lead paragraph trafilatura leaves out (see
+    # `tasks.extract.maintext.lead_paragraph`).
     recover_lead: bool = True
     # Lines each site repeats on many pages, learned on earlier nights (empty on the first).
     site_boilerplate: SiteBoilerplate = field(default_factory=SiteBoilerplate)

@@ -63,7 +63,8 @@ JUNK_PHRASES: tuple[str, ...] = (
     "you may also like",
 )
 
-# U+FFFD: what a decoder writes for bytes it cannot map (tasks/extract/charset.py does, as a last resort).
+# U+FFFD: what a decoder writes for bytes it cannot map (tasks/extract/charset.py does, as a last
+# resort).
 _REPLACEMENT = "\ufffd"
 # A word: a run of letters, digits and underscores in any script (Python's `\w+`, in RE2 terms;
 # Arrow's RE2 `\w` is ASCII only).

@@ -1,8 +1,8 @@
 """Validate: one Great Expectations 1.x suite per dataset, wiredesk's own severity gate, and the
 rows the checks set aside.
 
-Input: a staged dataset (its Arrow table, with the `tasks.validate.metrics` metric columns appended for
-text datasets), its suite (`expectations/<dataset>.json`) and the run-time suite parameters
+Input: a staged dataset (its Arrow table, with the `tasks.validate.metrics` metric columns appended
+for text datasets), its suite (`expectations/<dataset>.json`) and the run-time suite parameters
 (`run_started_at`, `expected_languages`, `rows_in`: the rows the producing stage read,
 `sources_in`: the input files behind them).
 Output: a `ValidationReport` (one outcome per expectation: passed or not, severity, what GX
@@ -29,7 +29,8 @@ dropped; it also refuses a column the dataset does not have, a `$PARAMETER` the 
 provide, and a `meta.quarantine` on an expectation that cannot name rows. Each validation result
 is also kept in GX's own format next to the run record (`runs/validations/`, written by GX's
 store at the path `io.Layout` gives). `build_docs` renders the results of every run kept there
-as wiredesk's own Data Docs under `docs/` (`tasks/validate/datadocs.py`: plain HTML that works offline,
+as wiredesk's own Data Docs under `docs/` (`tasks/validate/datadocs.py`: plain HTML that works
+offline,
 read from the stored JSON, GX not imported): an index of every run, a page per result and a page
 per suite.
 """
@@ -613,7 +614,8 @@ def build_docs(
     datasets: list[str],
     expectations_dir: Path | None = None,
 ) -> str:
-    """Render every stored run as Data Docs (`tasks/validate/datadocs.py`); returns the index's path.
+    """Render every stored run as Data Docs (`tasks/validate/datadocs.py`); returns the index's
+    path.
 
     The whole history is rendered, from the run records and the stored results (no GX import).
     Raises FileNotFoundError when a page of this run's `datasets` (results stored under

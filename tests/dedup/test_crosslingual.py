@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 import tasks.dedup.crosslingual
-from tasks.dedup.crosslingual import (
-    KeyLists,
-    Vocabulary,
-    anchors,
-    ordered_anchors,
-    ordered_anchors_batch,
-    template_free,
-)
+from tasks.dedup.crosslingual import anchor_lists, key_strings, template_free
+from tasks.dedup.keylists import KeyLists, Vocabulary
+from tests.dedup.oracle import anchors, ordered_anchors
+
+
+def ordered_anchors_batch(texts: list[str]) -> list[list[str]]:
+    """What the dedup stage computes (`anchor_lists`), as strings: to hold against the oracle."""
+    return key_strings(*anchor_lists(texts))
 
 
 def test_numbers_and_names_not_sentence_starts():
@@ -100,7 +100,7 @@ def test_ordered_anchors_follow_the_text():
     assert frozenset(order) == anchors(text)
 
 
-# Texts where the batch path could part from `ordered_anchors`, one corner each.
+# Texts where the batch passes could part from the oracle's `ordered_anchors`, one corner each.
 TRICKY = [
     "",
     " .,;:!? -- ... \n\t",
@@ -170,31 +170,13 @@ def test_batch_spans_batch_boundaries(monkeypatch):
     assert ordered_anchors_batch(texts) == _reference(texts)
 
 
-def test_calls_sharing_a_night_find_the_same_keys(monkeypatch):
-    # Chunks of one night signed by separate calls with one token (as the dedup stage's
-    # processes do) meet keys that earlier calls met; a new token starts afresh.
-    texts = [f"Varga {i} Kessel{i % 3} cooperation" for i in range(7)]
-    texts += ["varga kessel0 " * (i % 3) + TRICKY[i % len(TRICKY)] for i in range(17)]
-    monkeypatch.setattr(tasks.dedup.crosslingual, "ANCHOR_BATCH_TEXTS", 3)
-    got = []
-    for i in range(0, len(texts), 5):
-        got += ordered_anchors_batch(texts[i : i + 5], night="one")
-    assert got == _reference(texts)
-    shared = tasks.dedup.crosslingual._SHARED["one"]
-    assert shared.count > 0
-    assert ordered_anchors_batch(texts[:5], night="two") == _reference(texts[:5])
-    assert list(tasks.dedup.crosslingual._SHARED) == ["two"]
-    tasks.dedup.crosslingual.end_night("two")
-    assert not tasks.dedup.crosslingual._SHARED
-
-
 def test_batch_is_exact_when_every_hash_collides(monkeypatch):
     # Hashes that only tell lengths apart: names of one length share a hash within a batch
     # and across batches, and every word of a name's length looks like it.
     def by_length(self, values, first, length):
         return length.astype(np.uint64)
 
-    monkeypatch.setattr(tasks.dedup.crosslingual._Night, "hashes", by_length)
+    monkeypatch.setattr(tasks.dedup.crosslingual.AnchorMemo, "hashes", by_length)
     texts = [*TRICKY, "Varga spoke. Kessl spoke. varga", "Kessl wrote", "Varga wrote kessl"]
     # A word of the name's length and first and last letters ("vanga"), but not the name.
     texts += ["Varga met vanga", "Vanga met varga"]

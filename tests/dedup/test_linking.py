@@ -1,6 +1,6 @@
 import numpy as np
 
-from tasks.dedup.crosslingual import KeyLists, Vocabulary
+from tasks.dedup.keylists import KeyLists, Vocabulary
 from tasks.dedup.linking import (
     UnionFind,
     candidate_pairs,

@@ -5,6 +5,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from tasks import io
+from tasks.dedup.cluster import translation_verdict
 from tasks.dedup.crosslingual import ANCHORS_VERSION
 from tasks.dedup.linking import position_agreement
 from tasks.dedup.night import (
@@ -15,31 +16,13 @@ from tasks.dedup.night import (
     dedup_batch,
     dedup_night,
     run_dedup,
-    translation_verdict,
 )
 from tasks.schema import DEDUP_STATE, REPAIRED
-from tests.builders import extracted_row, repaired
+from tests.builders import OTHER, REPORT, extracted_row, repaired
 from tests.conftest import RUN_ID
 
 CFG = DedupConfig(run_id=RUN_ID)
 
-REPORT = (
-    "The harbour board of the fictional town of Ostmere approved a new pier on Tuesday after "
-    "a debate that lasted most of the afternoon. Board members said the pier would let two "
-    "ferries berth at once during the summer season, when the island crossings are busiest.\n"
-    "Work is expected to start in the autumn and to take eighteen months, the chair, Maren "
-    "Tollefsen, said, "
-    "adding that the cost would be shared with the regional transport fund. The fund agreed "
-    "to pay 4.2 million crowns of the 7.5 million crown budget, according to the minutes.\n"
-    "Residents who spoke at the meeting asked for a footpath along the new quay and for the "
-    "old ticket office to be kept as a waiting room, and the board promised to study both."
-)
-OTHER = (
-    "Fishers in Ostmere protested on Tuesday against the new pier, saying the construction "
-    "would close their mooring for two seasons. Their cooperative asked the harbour board to "
-    "move the works to the winter months, when fewer boats go out, and to pay for temporary "
-    "berths on the eastern quay while the pier is being built. About 40 boats use the mooring."
-)
 # The same report in French, written for this test: the names and numbers carry over.
 REPORT_FR = (
     "Le conseil portuaire de la ville fictive d'Ostmere a approuvé mardi une nouvelle jetée "
@@ -115,7 +98,7 @@ def test_one_sites_pages_are_not_linked_by_its_template():
 
 
 def test_pages_of_one_template_are_not_linked_when_no_url_names_the_site():
-    from tasks.dedup.templates import page_tags, tag_hashes
+    from tasks.hashing import page_tags, tag_hashes
 
     # Inbox pages (no URL, no site): the template tags the extract stage took group them.
     def page(own: str) -> bytes:
@@ -319,7 +302,9 @@ def test_a_history_pair_sharing_too_few_keys_for_its_length_is_not_verified(tmp_
 
     import numpy as np
 
-    from tasks.dedup.signatures import TokenHasher, normalise, sample_keys, shingle_hashes
+    from tasks.dedup.signatures import sample_keys, shingle_hashes
+    from tasks.hashing import TokenHasher
+    from tests.dedup.oracle import normalise
 
     # Two long different reports that share one passage (a quote), and a short copy of the
     # first one. The passage gives the two reports a few shared sampled keys, far fewer than
@@ -464,21 +449,17 @@ def test_state_of_another_format_is_refused_not_mixed(tmp_path):
         _night(tmp_path, "2026-03-15", [extracted_row("b", OTHER)])
 
 
-def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
+def test_each_text_is_signed_once_and_every_copy_gets_what_it_gets_alone():
     import numpy as np
 
-    from tasks.dedup import night as dedup
     from tasks.dedup.crosslingual import key_strings
-    from tasks.dedup.signatures import anchor_chunk, shingle_chunk
-    from tasks.dedup.templates import page_tags, tag_hashes
+    from tasks.dedup.sign import sign
+    from tasks.hashing import page_tags, tag_hashes
 
     texts = [REPORT, OTHER, REPORT_FR, "", "short text", SIDEBAR, JUNK, REPORT.upper()] * 3
-    monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
-    monkeypatch.setattr(dedup, "PARALLEL_MIN_DOCS", 4)
     sites = ["gazette.example", None, "gazette.example"] + [None] * (len(texts) - 3)
 
-    # Two pages of one template (no site known) and pages of others among plain texts: the
-    # second process groups them while this one signs.
+    # Two pages of one template (no site known) and pages of others among plain texts.
     def page(site: int, i: int) -> str:
         nav = "".join(f'<li><a href="/{site}/{k}">S {k}</a></li>' for k in range(12))
         return f'<html><body><ul class="nav{site}">{nav}</ul><p>{i}</p></body></html>'
@@ -489,118 +470,27 @@ def test_signing_in_two_processes_gives_the_same_signatures(monkeypatch):
         else tag_hashes([])
         for i in range(len(texts))
     ]
-
-    def signatures(workers: int) -> tuple:
-        signing = dedup._Signing(texts, 5, workers)
-        try:
-            shas, shingles, groups = signing.shingles(sites, tags)
-            vocab, found = signing.anchors()
-        finally:
-            signing.close()
-        return shas, shingles, vocab, found, groups
-
-    one, two = signatures(1), signatures(2)
-    assert one[0] == two[0] and one[4] == two[4]
-    # The same key ids too, not only the same strings: sums over them run in id order.
-    assert one[2].strings == two[2].strings
-    assert np.array_equal(one[3].ids, two[3].ids)
-    assert np.array_equal(one[3].bounds, two[3].bounds)
-    assert any(g is not None for g, s in zip(one[4], sites, strict=True) if not s)
-    for a, b in zip(one[1], two[1], strict=True):
-        assert np.array_equal(a, b)
-    assert len(two[1]) == len(texts)
-    # Each text is signed once however often it occurs: every copy gets what it gets alone.
-    found = key_strings(one[2].strings, one[3])
+    signed = sign(texts, CFG, sites=sites, tags=tags)
+    again = sign(texts, CFG, sites=sites, tags=tags)
+    # The same key ids each time, not only the same strings: sums over them run in id order.
+    assert signed.vocab.strings == again.vocab.strings
+    assert np.array_equal(signed.anchors.ids, again.anchors.ids)
+    assert any(g is not None for g, s in zip(signed.groups, sites, strict=True) if not s)
+    assert len(signed.shingles) == len(signed.keys) == len(texts)
+    # Without templates (alone, a text has no template group), every copy is as it is alone.
+    plain = sign(texts, CFG)
+    found = key_strings(plain.vocab.strings, plain.anchors)
     for i, text in enumerate(texts):
-        shas, shingles, changed = shingle_chunk([text], 5)
-        vocab, lists = anchor_chunk([changed.get(0, text)])
-        assert one[0][i] == shas[0] and found[i] == key_strings(vocab.split("\x00"), lists)[0], i
-        assert np.array_equal(one[1][i], shingles[0]), i
-
-
-def test_each_chunk_is_taken_once_by_either_side_and_a_failing_one_is_raised():
-    # This process takes chunks from the last one back while the pool's worker is handed them
-    # from the first, one at a time: every chunk is done exactly once, and an error raised
-    # on either side reaches the caller (a thread stands in for the worker process).
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tasks.dedup import night as dedup
-
-    seen = []
-
-    def fake_sign(chunk):
-        seen.append(tuple(chunk))
-        if "bad" in chunk:
-            raise ValueError("bad chunk")
-        return [f"sha-{t}" for t in chunk]
-
-    def chunked(texts):
-        return [texts[i : i + 3] for i in range(0, len(texts), 3)]
-
-    def run(chunks):
-        with ThreadPoolExecutor(1) as pool:
-            front = dedup._Front(pool, fake_sign, [(c,) for c in chunks], 1)
-            return front.finish(lambda i: fake_sign(chunks[i]))
-
-    distinct = [f"t{i}" for i in range(40)]
-    parts = run(chunked(distinct))
-    assert sorted(seen) == sorted(tuple(c) for c in chunked(distinct))
-    assert [sha for i in sorted(parts) for sha in parts[i]] == [f"sha-{t}" for t in distinct]
-    for bad_at in (0, 20, 41):
-        with pytest.raises(ValueError, match="bad chunk"):
-            run(chunked([*distinct[:bad_at], "bad", *distinct[bad_at:]]))
-
-
-def test_the_cross_lingual_keys_come_after_clustering_and_close_stops_the_worker(monkeypatch):
-    # In two processes the worker computes the cross-lingual keys while this process clusters:
-    # they are the same as in one process, and a night closed without asking for them stops
-    # the worker and lets them go.
-    import numpy as np
-
-    from tasks.dedup import night as dedup
-
-    monkeypatch.setattr(dedup, "SIGN_CHUNK", 2)
-    monkeypatch.setattr(dedup, "PARALLEL_MIN_DOCS", 4)
-    texts = [REPORT, OTHER, REPORT_FR, "short text", SIDEBAR, JUNK, REPORT.upper(), OTHER]
-    keys = []
-    for workers in (1, 2):
-        with dedup.sign(texts, dedup.DedupConfig(run_id="r", workers=workers)) as signed:
-            keys.append((signed.vocab.strings, signed.anchors))
-        assert signed.signing is None
-    assert keys[0][0] == keys[1][0] and np.array_equal(keys[0][1].ids, keys[1][1].ids)
-    signed = dedup.sign(texts, dedup.DedupConfig(run_id="r", workers=2))
-    pool = signed.signing.pool
-    assert pool is not None
-    signed.close()
-    with pytest.raises(RuntimeError, match="cannot schedule new futures"):
-        pool.submit(len, "")
-    with pytest.raises(RuntimeError, match="after close"):
-        _ = signed.anchors
-
-
-def test_garbage_collection_is_resumed_after_dedup_even_on_error():
-    import gc
-
-    from tasks.dedup import night as dedup
-
-    assert gc.isenabled()
-    _run([extracted_row("a", REPORT), extracted_row("b", OTHER)])
-    assert gc.isenabled()
-
-    @dedup._without_gc
-    def fails() -> None:
-        assert not gc.isenabled()
-        raise ValueError("boom")
-
-    with pytest.raises(ValueError):
-        fails()
-    assert gc.isenabled()
+        alone = sign([text], CFG)
+        assert plain.content_sha256[i] == alone.content_sha256[0], i
+        assert np.array_equal(plain.shingles[i], alone.shingles[0]), i
+        assert found[i] == key_strings(alone.vocab.strings, alone.anchors)[0], i
 
 
 def test_earlier_candidates_are_the_two_copies_of_each_cluster_sharing_most_keys():
     import pyarrow as pa
 
-    from tasks.dedup.night import match_earlier
+    from tasks.dedup.history import match_earlier
 
     def keys(rows):
         return pa.table(
@@ -636,16 +526,13 @@ def test_earlier_candidates_are_the_two_copies_of_each_cluster_sharing_most_keys
 def test_each_documents_candidate_keys_are_its_sampled_core_shingles_then_its_exact_key():
     import numpy as np
 
-    from tasks.dedup import night as dedup
+    from tasks.dedup.sign import exact_key, sign
     from tasks.dedup.signatures import sample_keys
 
     texts = [REPORT, "", OTHER, "short text", SIDEBAR, REPORT_FR]
-    with dedup.sign(
-        texts, CFG, sites=["gazette.example", None, None, None, "gazette.example", None]
-    ) as signed:
-        pass
+    signed = sign(texts, CFG, sites=["gazette.example", None, None, None, "gazette.example", None])
     assert len(signed.keys) == len(texts)
     for core, sha, keys in zip(signed.shingles, signed.content_sha256, signed.keys, strict=True):
-        expected = np.append(sample_keys(core, CFG.sample_rate), np.uint64(dedup.exact_key(sha)))
+        expected = np.append(sample_keys(core, CFG.sample_rate), np.uint64(exact_key(sha)))
         assert keys.dtype == np.uint64 and keys.tolist() == expected.tolist()
     assert sum(len(k) for k in signed.keys) > len(texts)

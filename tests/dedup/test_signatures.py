@@ -1,15 +1,10 @@
 import numpy as np
 import pytest
 
-from tasks.dedup import signatures
-from tasks.dedup.signatures import (
-    TokenHasher,
-    content_hash,
-    normalise,
-    sample_keys,
-    shingle_hashes,
-    shingle_sets,
-)
+from tasks.dedup import segments, signatures
+from tasks.dedup.signatures import sample_keys, shingle_hashes, shingle_sets
+from tasks.hashing import TokenHasher, sorted_counts
+from tests.dedup.oracle import _INVISIBLE, _WORD, content_hash, normalise
 
 
 def test_normalise_folds_case_width_and_punctuation():
@@ -48,7 +43,7 @@ def test_batched_shingles_equal_one_text_at_a_time(monkeypatch, batch):
         "\u200b",
         "\ufeffzero\u200dwidth joiners\u00ad",
         "\u2060a b\u200c",
-        # Token lengths past one byte and past two bytes take other sort types (`_crc32`).
+        # Tokens of thousands of bytes (longer than the memo keys).
         "é" * 40_000 + " " + "ü" * 10_000 + " end",
     ]
     shas, shingles = shingle_sets(texts, 5)
@@ -72,41 +67,42 @@ def test_sampled_keys_are_consistent_across_documents():
     assert len(keys_half) > 5
 
 
-def test_a_chunk_is_signed_as_its_texts_are_one_by_one():
-    # `shingle_chunk` normalises once for the shingles and hands the NFKC forms that differ on
-    # to `anchor_chunk`: compatibility characters (ligatures, full-width letters and digits,
-    # superscripts) must come out as the two functions give them on the raw texts.
-    from tasks.dedup.crosslingual import key_strings, ordered_anchors_batch
-    from tasks.dedup.signatures import anchor_chunk, shingle_chunk
+def test_signing_normalises_once_for_shingles_and_keys():
+    # `sign` NFKC-normalises each distinct text once for the shingles and the cross-lingual
+    # keys: compatibility characters (ligatures, full-width letters and digits, superscripts)
+    # must come out as one text at a time gives them, and copies get their text's values.
+    from tasks.dedup.config import DedupConfig
+    from tasks.dedup.crosslingual import key_strings
+    from tasks.dedup.sign import sign
+    from tests.dedup.oracle import ordered_anchors
 
     texts = [
         "Ｏstmere's ﬁrst pier: ２０２６ budget of 4.2 million, said Maren Tollefsen².",
         "La jetée d’Ｏstmere coûtera 7,5 millions selon Tollefsen",
         "",
+        "Ｏstmere's ﬁrst pier: ２０２６ budget of 4.2 million, said Maren Tollefsen².",
     ]
-    shas, shingles, changed = shingle_chunk(texts, 5)
-    assert sorted(changed) == [0, 1]  # the third is NFKC already
-    vocab, lists = anchor_chunk([changed.get(i, text) for i, text in enumerate(texts)])
-    found = key_strings(vocab.split("\x00"), lists)
-    want_shas, want_shingles = shingle_sets(texts, 5)
-    assert shas == want_shas and found == ordered_anchors_batch(texts)
-    assert all(np.array_equal(a, b) for a, b in zip(shingles, want_shingles, strict=True))
+    signed = sign(texts, DedupConfig(run_id="r"))
+    hasher = TokenHasher()
+    for text, sha, shingles in zip(texts, signed.content_sha256, signed.shingles, strict=True):
+        assert sha == content_hash(normalise(text))
+        assert np.array_equal(shingles, shingle_hashes(hasher(normalise(text)), 5))
+    found = key_strings(signed.vocab.strings, signed.anchors)
+    assert found == [ordered_anchors(text) for text in texts]
     assert "#2026" in found[0] and "ostmere's" in found[0]
 
 
 def test_match_mask_marks_the_characters_of_matches():
     text = "ab_1 ²\x00 -x"
-    mask = signatures.match_mask(signatures._WORD, text)
+    mask = segments.match_mask(_WORD, text)
     assert mask.tolist() == [c.isalnum() or c == "_" for c in text]
-    assert signatures.match_mask(signatures._WORD, "").tolist() == []
+    assert segments.match_mask(_WORD, "").tolist() == []
 
 
-def test_a_night_memo_gives_what_fresh_calls_give(monkeypatch):
-    from tasks.dedup.crosslingual import end_night
-
-    monkeypatch.setattr(signatures, "BATCH_TEXTS", 2)
+def test_the_token_memo_gives_what_zlib_gives_as_it_grows():
     # Keys are the tokens' first 16 bytes as two words: tokens that share 8 or 16 of them, and
-    # of 8, 9, 16 and 17 bytes (17 and more are not memoised), 2- and 4-byte UTF-8.
+    # of 8, 9, 16 and 17 bytes (17 and more are not memoised), 2- and 4-byte UTF-8; the batches
+    # of one call share one memo, and the last one's tokens all come from before it grew.
     first = [
         "abcdefgh abcdefghi abcdefghijklmnop abcdefghijklmnopq",
         "the pier the pier the pier opened",
@@ -119,27 +115,17 @@ def test_a_night_memo_gives_what_fresh_calls_give(monkeypatch):
         "abcdefgh abcdefghi abcdefghijklmnop abcdefghijklmnopq "
         + " ".join(map(str, range(40_000))),
     ]
-    night = "test-night"
-    chunks = (first, later, first)  # the last one's tokens all come from before the table grew
-    try:
-        got = [shingle_sets(texts, 5, night=night) for texts in chunks]
-        memo = signatures._MEMOS[night]
-        assert memo.count == len({t for text in first + later for t in normalise(text)}) - 2
-    finally:
-        end_night(night)
-    assert night not in signatures._MEMOS
-    for texts, (shas, shingles) in zip(chunks, got, strict=True):
-        want_shas, want_shingles = shingle_sets(texts, 5)
-        assert shas == want_shas
-        hasher = TokenHasher()
-        for text, have, want in zip(texts, shingles, want_shingles, strict=True):
-            assert np.array_equal(have, want)
+    texts = first + later + first
+    memo = signatures.TokenMemo()
+    hasher = TokenHasher()
+    for i in range(0, len(texts), 2):
+        part = texts[i : i + 2]
+        shas, got = signatures._shingle_batch(part, 5, False, memo)
+        for text, sha, have in zip(part, shas, got, strict=True):
+            assert sha == content_hash(normalise(text))
             assert np.array_equal(have, shingle_hashes(hasher(normalise(text)), 5))
-    # One night at a time: a new token lets the last one's memo go.
-    shingle_sets(first, 5, night="one")
-    shingle_sets(first, 5, night="two")
-    assert list(signatures._MEMOS) == ["two"]
-    end_night("two")
+    tokens = {t for text in first + later for t in normalise(text)}
+    assert memo.count == len({t for t in tokens if len(t.encode()) <= 16})
 
 
 def test_token_memo_probes_past_keys_that_share_a_slot(monkeypatch):
@@ -170,7 +156,7 @@ def test_code_points_are_the_casefolded_text_for_every_code_point():
     texts = [every[i : i + 70_001] for i in range(0, len(every), 70_001)] + ["", "ß"]
     cps, word, text_start = signatures._code_points(texts)
     for i, text in enumerate(texts):
-        want = signatures._INVISIBLE.sub("", text.casefold()) + "\x00"
+        want = _INVISIBLE.sub("", text.casefold()) + "\x00"
         got = cps[text_start[i] : text_start[i + 1]].tobytes().decode("utf-32-le", "surrogatepass")
         assert got == want, i
         assert word[text_start[i] : text_start[i + 1]].tolist() == [
@@ -182,9 +168,9 @@ def test_sorted_counts_are_numpys_unique_with_counts_at_any_width():
     rng = np.random.default_rng(2)
     for high in (10, 1 << 31, 1 << 40):
         codes = rng.integers(0, high, 5_000)
-        values, counts = signatures.sorted_counts(codes)
+        values, counts = sorted_counts(codes)
         want_values, want_counts = np.unique(codes, return_counts=True)
         assert values.dtype == np.int64
         assert np.array_equal(values, want_values) and np.array_equal(counts, want_counts)
-    values, counts = signatures.sorted_counts(np.zeros(0, np.int64))
+    values, counts = sorted_counts(np.zeros(0, np.int64))
     assert len(values) == len(counts) == 0

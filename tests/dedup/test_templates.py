@@ -1,6 +1,7 @@
 import numpy as np
 
-from tasks.dedup.templates import core_shingles, page_tags, tag_hash_groups, tag_hashes
+from tasks.dedup.templates import core_shingles, tag_hash_groups
+from tasks.hashing import page_tags, tag_hashes
 
 
 def template_groups(sites, tags=None):

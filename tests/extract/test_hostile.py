@@ -4,13 +4,10 @@ extract_batch, and one flow with several poison inputs beside the bundled sample
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
-import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,10 +20,17 @@ from tasks import io
 from tasks.extract.page import ExtractConfig, extract_batch, supervision
 from tasks.repair.text import RepairConfig, repair_batch
 from tasks.runner import StageError, run_stage
-from tasks.schema import INGESTED, QUARANTINED, Split
+from tasks.schema import INGESTED, Split
 from tasks.validate.suites import ValidateConfig, gate, load_suite, validate_batch
 from tests.builders import extracted, ingested, ingested_row
 from tests.conftest import ROOT, RUN_ID, SAMPLE_INBOX, STARTED
+from tests.extract.workers import (
+    FakeConfig,
+    Unpicklable,
+    crashing_batch,
+    hanging_batch,
+    raising_batch,
+)
 
 CFG = ExtractConfig(run_id=RUN_ID, run_started_at=STARTED)
 STORY = (
@@ -124,14 +128,6 @@ def test_a_page_of_too_many_tags_is_refused_and_real_pages_are_not():
     assert _kept(split) == ["normal"]
 
 
-class _Unpicklable(Exception):
-    def __init__(self) -> None:
-        super().__init__("an error holding a lock")
-        import threading
-
-        self.lock = threading.Lock()
-
-
 def test_any_exception_on_one_document_is_its_quarantine_row(monkeypatch):
     import tasks.extract.page
 
@@ -139,7 +135,7 @@ def test_any_exception_on_one_document_is_its_quarantine_row(monkeypatch):
 
     def metadata(tree, **kwargs):
         if "POISON" in (tree.findtext(".//title") or ""):
-            raise _Unpicklable()
+            raise Unpicklable()
         return real(tree, **kwargs)
 
     monkeypatch.setattr(tasks.extract.page, "page_metadata", metadata)
@@ -148,7 +144,7 @@ def test_any_exception_on_one_document_is_its_quarantine_row(monkeypatch):
     assert len(_kept(split)) == 4
     row = split.quarantined.to_pylist()[0]
     assert (row["reason"], row["stage"]) == ("extraction_failed", "extract")
-    assert row["detail"] == "_Unpicklable: an error holding a lock"
+    assert row["detail"] == "Unpicklable: an error holding a lock"
     assert row["source_path"] == "poison.html"
 
 
@@ -209,7 +205,7 @@ def test_an_exception_in_repair_is_the_documents_quarantine_row(monkeypatch):
 
     def fix(line: str) -> str:
         if "POISON" in line:
-            raise _Unpicklable()
+            raise Unpicklable()
         return real(line)
 
     monkeypatch.setattr(tasks.repair.text, "fix_encoding", fix)
@@ -219,48 +215,10 @@ def test_an_exception_in_repair_is_the_documents_quarantine_row(monkeypatch):
     assert _kept(split) == [f"ok{i}" for i in range(4)]
     row = split.quarantined.to_pylist()[0]
     assert (row["doc_id"], row["reason"], row["stage"]) == ("poison", "repair_failed", "repair")
-    assert row["detail"].startswith("_Unpicklable: ")
+    assert row["detail"].startswith("Unpicklable: ")
 
 
 # --------------------------------------------------------------------------- run_stage workers
-
-
-@dataclass(frozen=True)
-class FakeConfig:
-    marker: str = ""
-
-
-def _hang_like_c_code() -> None:
-    """Blocks in the kernel with the catchable signals blocked, as a stuck C parser would:
-    nothing but SIGKILL ends it."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGTERM, signal.SIGINT})
-    read_end, write_end = os.pipe()
-    os.read(read_end, 1)  # nobody ever writes `write_end`
-    os.close(write_end)
-
-
-def hanging_batch(batch: pa.Table, cfg: FakeConfig) -> Split:
-    if "hang" in batch.column("doc_id").to_pylist():
-        if cfg.marker:
-            Path(cfg.marker).write_text(f"{os.getpid()} {time.time()}")
-        _hang_like_c_code()
-    return Split(batch, QUARANTINED.empty_table())
-
-
-def crashing_batch(batch: pa.Table, cfg: FakeConfig) -> Split:
-    ids = batch.column("doc_id").to_pylist()
-    if "segfault" in ids:
-        ctypes.string_at(0)  # a C extension reading address 0: SIGSEGV
-    if "flaky" in ids and not Path(cfg.marker).exists():
-        Path(cfg.marker).touch()
-        os.kill(os.getpid(), signal.SIGKILL)  # dies once (an OOM kill), fine when run again
-    return Split(batch, QUARANTINED.empty_table())
-
-
-def raising_batch(batch: pa.Table, cfg: FakeConfig) -> Split:
-    if "bug" in batch.column("doc_id").to_pylist():
-        raise _Unpicklable()
-    return Split(batch, QUARANTINED.empty_table())
 
 
 def _rows(ids: list[str]) -> list[dict]:
@@ -355,7 +313,7 @@ def test_an_error_raised_in_a_worker_names_the_document_and_always_pickles(tmp_p
     with pytest.raises(StageError) as caught:
         _run_stage(tmp_path, raising_batch, ["a", "bug", "b"])
     message = str(caught.value)
-    assert message.startswith("_Unpicklable: an error holding a lock")
+    assert message.startswith("Unpicklable: an error holding a lock")
     assert "doc_id 'bug'" in message and "source_path 'bug.txt'" in message
 
 

@@ -40,7 +40,7 @@ def test_html_page_gives_article_text_title_and_date():
 
 
 def test_pages_without_a_site_carry_their_template_tags_for_dedup():
-    from tasks.dedup.templates import page_tags, tag_hashes
+    from tasks.hashing import page_tags, tag_hashes
 
     rows = [
         ingested_row("p1", PAGE, content_type="html"),

@@ -1,10 +1,10 @@
-"""The Prefect UI as a user opens it: a real `prefect server start` with its UI on a free port
-(not 4200, so the UI only finds its API through PREFECT_UI_API_URL), the real `nightly_ingest`
-flow on the bundled sample inbox, and the flow run's page in headless Chromium (tests/browser.py,
-no network but loopback). The page must name the run and its flow, list the artifacts the run
-made (`nightly-stages`, `nightly-summary`) on its Artifacts tab, and never say "Can't connect to
-Server API". Screenshots go to `tests.browser.screenshot_dir()`: `prefect-flow-run.png` and
-`prefect-artifacts.png`."""
+"""The Prefect UI as a user opens it: the session's real `prefect server start` with its UI on a
+free port (not 4200, so the UI only finds its API through PREFECT_UI_API_URL), the real
+`nightly_ingest` flow on the bundled sample inbox, and the flow run's page in headless Chromium
+(tests/browser.py, no network but loopback). The page must name the run and its flow, list the
+artifacts the run made (`nightly-stages`, `nightly-summary`) on its Artifacts tab, and never say
+"Can't connect to Server API". Screenshots go to `tests.browser.screenshot_dir()`:
+`prefect-flow-run.png` and `prefect-artifacts.png`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ import pytest
 
 from tests import browser
 from tests.conftest import SAMPLE_INBOX
-from tests.prefect_server import running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.flow]
 
@@ -50,7 +49,7 @@ def _wait_for_text(driver: Any, *texts: str) -> str:
         time.sleep(0.5)
 
 
-def test_flow_run_page_shows_the_run_and_its_artifacts(tmp_path: Path) -> None:
+def test_flow_run_page_shows_the_run_and_its_artifacts(prefect_server: str, tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -58,48 +57,44 @@ def test_flow_run_page_shows_the_run_and_its_artifacts(tmp_path: Path) -> None:
 
     from flows.nightly import nightly_ingest
 
-    home = tmp_path / "server"
-    home.mkdir()
-    with running_server(home, ui=True) as api_url:
-        ui = api_url.removesuffix("/api")
-        # What the UI's pages are told: the API on this port, not Prefect's default 4200.
-        with urllib.request.urlopen(f"{ui}/ui-settings", timeout=30) as response:
-            assert json.load(response)["api_url"] == api_url
+    api_url = prefect_server
+    ui = api_url.removesuffix("/api")
+    # What the UI's pages are told: the API on this port, not Prefect's default 4200.
+    with urllib.request.urlopen(f"{ui}/ui-settings", timeout=30) as response:
+        assert json.load(response)["api_url"] == api_url
 
-        with temporary_settings({PREFECT_API_URL: api_url}):
-            state = nightly_ingest(
-                inbox=str(SAMPLE_INBOX),
-                data_dir=str(tmp_path / "data"),
-                run_date=NIGHT,
-                workers=2,
-                return_state=True,
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        state = nightly_ingest(
+            inbox=str(SAMPLE_INBOX),
+            data_dir=str(tmp_path / "data"),
+            run_date=NIGHT,
+            workers=2,
+            return_state=True,
+        )
+        assert state.is_completed(), state
+        run_id = state.state_details.flow_run_id
+        with get_client(sync_client=True) as client:
+            run = client.read_flow_run(run_id)
+            artifacts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
             )
-            assert state.is_completed(), state
-            run_id = state.state_details.flow_run_id
-            with get_client(sync_client=True) as client:
-                run = client.read_flow_run(run_id)
-                artifacts = client.read_artifacts(
-                    artifact_filter=ArtifactFilter(
-                        flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
-                    )
-                )
-        assert set(ARTIFACT_KEYS) <= {a.key for a in artifacts}
+    assert set(ARTIFACT_KEYS) <= {a.key for a in artifacts}
 
-        driver = browser.start()
-        try:
-            driver.get(f"{ui}/runs/flow-run/{run_id}")
-            body = _wait_for_text(driver, run.name, "nightly-ingest", "Completed", "Artifacts")
-            driver.save_screenshot(str(browser.screenshot_dir() / "prefect-flow-run.png"))
+    driver = browser.start()
+    try:
+        driver.get(f"{ui}/runs/flow-run/{run_id}")
+        body = _wait_for_text(driver, run.name, "nightly-ingest", "Completed", "Artifacts")
+        driver.save_screenshot(str(browser.screenshot_dir() / "prefect-flow-run.png"))
 
-            tab = driver.find_element(
-                By.XPATH, "//li[contains(@class, 'p-tab') and normalize-space(.)='Artifacts']"
-            )
-            tab.click()
-            body = _wait_for_text(driver, run.name, *ARTIFACT_KEYS)
-            assert "tab=Artifacts" in driver.current_url
-            # The cards name each artifact's type beside its key.
-            assert "TABLE" in body and "MARKDOWN" in body, body[:2000]
-            assert NO_API not in _body(driver)
-            driver.save_screenshot(str(browser.screenshot_dir() / "prefect-artifacts.png"))
-        finally:
-            browser.quit(driver)
+        tab = driver.find_element(
+            By.XPATH, "//li[contains(@class, 'p-tab') and normalize-space(.)='Artifacts']"
+        )
+        tab.click()
+        body = _wait_for_text(driver, run.name, *ARTIFACT_KEYS)
+        assert "tab=Artifacts" in driver.current_url
+        # The cards name each artifact's type beside its key.
+        assert "TABLE" in body and "MARKDOWN" in body, body[:2000]
+        assert NO_API not in _body(driver)
+        driver.save_screenshot(str(browser.screenshot_dir() / "prefect-artifacts.png"))
+    finally:
+        browser.quit(driver)

@@ -2,9 +2,8 @@ from tasks.dedup.night import DedupConfig, dedup_batch
 from tasks.publish.tables import gather_quarantine, split_curated
 from tasks.revisions import revise
 from tasks.schema import ARTICLES, DUPLICATES, QUARANTINED
-from tests.builders import extracted_row, quarantine_like, repaired
+from tests.builders import OTHER, REPORT, extracted_row, quarantine_like, repaired
 from tests.conftest import RUN_ID
-from tests.dedup.test_night import OTHER, REPORT
 
 
 def test_every_deduped_row_lands_in_exactly_one_table():
