@@ -39,7 +39,8 @@ OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127
 
 MISSING = (
     "chromium and chromium-driver are not installed: run `bash tests/install-browser.sh` "
-    "(the README's test command does), or run the tests without them (a plain `pytest` leaves them out)"
+    "(the README's test command does), or run the tests without them (a plain `pytest` "
+    "leaves them out)"
 )
 
 
