@@ -374,3 +374,117 @@ def quarantine_rows(
             else:
                 cols[name].append(row.get(name))
     return pa.Table.from_pydict(cols, schema=QUARANTINED)
+
+
+# --------------------------------------------------------------------------- column dictionary
+
+# What each published column means, and within what it is unique (None: not a key). The
+# dictionary in docs/columns.md is generated from this (`column_dictionary_markdown`; a test
+# holds the two equal), and publish writes each meaning into the Parquet field's metadata
+# (`description`), so a reader can ask the file.
+COLUMN_MEANINGS: dict[str, tuple[str, str | None]] = {
+    "doc_id": (
+        "Stable id of one document version: sha256 of source_path, record_index and raw_sha256 "
+        "(24 hex); the same bytes at the same place get the same id on every night",
+        "articles + duplicates of a night",
+    ),
+    "source_path": (
+        "Inbox path (relative to the inbox) or fetched URL the document came from",
+        None,
+    ),
+    "record_index": (
+        "Which record of a container file (JSONL line, WARC response); 0 for a whole file",
+        None,
+    ),
+    "url": ("The page's URL, when known (fetched pages, JSONL/WARC records that carry one)", None),
+    "site": ("Host of the URL without `www.`, when known", None),
+    "title": ("Title from the page's metadata or markup", None),
+    "text": ("Main text after extraction and repair; paragraphs separated by one newline", None),
+    "lang": ("ISO 639-1 language of the text (py3langid), null when too short to tell", None),
+    "published_at": ("Publication time from the page's metadata or dateline, UTC", None),
+    "date_text": ("The date as the page wrote it, when one was found", None),
+    "author": ("Author from metadata or a byline line", None),
+    "source_attribution": (
+        "Wire or agency credit line (e.g. `(Reuters)`), moved out of the text",
+        None,
+    ),
+    "cluster_id": (
+        "The story: every copy of one report, in any language, shares it; it never changes "
+        "meaning once published (a later merge is recorded in state/dedup/merges)",
+        "articles of a night",
+    ),
+    "content_sha256": ("sha256 of the normalised text (exact copies share it)", None),
+    "raw_sha256": ("sha256 of the document's bytes as read", None),
+    "content_type": ("html or text: how the bytes were read", None),
+    "charset": ("The encoding the bytes were decoded as", None),
+    "text_length": ("Characters in `text`", None),
+    "mojibake_score": (
+        "Share of the text that still looks like broken encoding after repair (0 clean)",
+        None,
+    ),
+    "stripped": ("Every line removed from the extracted text, as `reason: line`", None),
+    "repairs": (
+        "Every change repair made: offset, before, after, kind (encoding, whitespace, typo), score",
+        None,
+    ),
+    "fetched_at": ("When the page was fetched, UTC; null for inbox files", None),
+    "run_id": ("The run that started the night (kept when a killed night is resumed)", None),
+    "ingested_at": ("When that run started, UTC", None),
+    "revision": ("1 for the first version of a source; n for its n-th changed version", None),
+    "revises": ("doc_id of the revision this one replaces, published on an earlier night", None),
+    "duplicate_of": (
+        "doc_id of the copy it was linked to (its cluster's canonical, or the copy it matched)",
+        None,
+    ),
+    "similarity": (
+        "Score of the link: containment of shared shingles (near), cosine of cross-lingual "
+        "keys (translation), 1.0 (exact)",
+        None,
+    ),
+    "method": ("How the copy was found: exact, near or translation", None),
+    "stage": ("The stage that set the document aside", None),
+    "reason": ("Why, as a snake_case code listed in docs/ (one page per stage)", None),
+    "detail": ("What was seen: a size, a line, an exception's class and message", None),
+    "expectation": ("The data-quality expectation that caught it, when a check did", None),
+    "size_bytes": ("Size of the input in bytes, when known", None),
+    "quarantined_at": ("When the run that set it aside started, UTC", None),
+}
+PUBLISHED_TABLES = {
+    "articles": "one canonical row per cluster (story) a night published",
+    "duplicates": "every other copy a night published, linked to its cluster",
+    "quarantine": "every input a night could not use, with the stage and reason",
+}
+
+
+def published_schema(table: str) -> pa.Schema:
+    """The schema of a published table, each field's meaning in its metadata."""
+    schema = {"articles": ARTICLES, "duplicates": DUPLICATES, "quarantine": QUARANTINED}[table]
+    return pa.schema([f.with_metadata({"description": COLUMN_MEANINGS[f.name][0]}) for f in schema])
+
+
+def column_dictionary_markdown() -> str:
+    """docs/columns.md: every published column with its type, nullability, meaning and keys."""
+    out = [
+        "# Published columns",
+        "",
+        "Generated from `tasks/schema.py` (`COLUMN_MEANINGS`); the same meanings are in each",
+        "Parquet field's metadata (`description`). Every table is Hive-partitioned by `run_date`",
+        "(`curated/<table>/run_date=YYYY-MM-DD/`), which is not stored in the files.",
+    ]
+    for table, what in PUBLISHED_TABLES.items():
+        out += [
+            "",
+            f"## `{table}`: {what}",
+            "",
+            "| column | type | nullable | meaning | unique within |",
+        ]
+        out.append("| --- | --- | --- | --- | --- |")
+        for field in published_schema(table):
+            meaning, unique = COLUMN_MEANINGS[field.name]
+            if table == "quarantine" and field.name == "doc_id":
+                unique = None
+            out.append(
+                f"| `{field.name}` | `{field.type}` | {'yes' if field.nullable else 'no'} "
+                f"| {meaning} | {unique or ''} |"
+            )
+    return "\n".join(out) + "\n"

@@ -28,6 +28,7 @@ from tasks.schema import (
     REVISIONS_STATE,
     SOURCES_STATE,
     conform,
+    published_schema,
 )
 
 
@@ -62,9 +63,16 @@ def publish_night(
             if layout.staged_quarantine(stage).exists()
         ]
     )
-    io.write_partition(layout.data_dir, layout.curated("articles"), [articles], ARTICLES)
-    io.write_partition(layout.data_dir, layout.curated("duplicates"), [duplicates], DUPLICATES)
-    io.write_partition(layout.data_dir, layout.quarantine, [quarantine], QUARANTINED)
+    # Each column's meaning goes into the file (field metadata `description`, tasks/schema.py).
+    io.write_partition(
+        layout.data_dir, layout.curated("articles"), [articles], published_schema("articles")
+    )
+    io.write_partition(
+        layout.data_dir, layout.curated("duplicates"), [duplicates], published_schema("duplicates")
+    )
+    io.write_partition(
+        layout.data_dir, layout.quarantine, [quarantine], published_schema("quarantine")
+    )
     # State last: a night killed before this line is published again, identically, on rerun.
     write_state(layout, articles, duplicates)
     log(
