@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import pyarrow as pa
+import pyarrow.dataset
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -449,6 +450,13 @@ COLUMN_MEANINGS: dict[str, tuple[str, str | None]] = {
     "size_bytes": ("Size of the input in bytes, when known", None),
     "quarantined_at": ("When the run that set it aside started, UTC", None),
 }
+# How a reader gets `run_date` (the Hive partition key, never stored in the files) as a date
+# with pyarrow and pandas; DuckDB (`hive_partitioning = true`) and Polars
+# (`hive_partitioning=True`) read it as a date by themselves.
+RUN_DATE_PARTITIONING = pa.dataset.partitioning(
+    pa.schema([pa.field("run_date", pa.date32())]), flavor="hive"
+)
+
 PUBLISHED_TABLES = {
     "articles": "one canonical row per cluster (story) a night published",
     "duplicates": "every other copy a night published, linked to its cluster",
@@ -469,7 +477,20 @@ def column_dictionary_markdown() -> str:
         "",
         "Generated from `tasks/schema.py` (`COLUMN_MEANINGS`); the same meanings are in each",
         "Parquet field's metadata (`description`). Every table is Hive-partitioned by `run_date`",
-        "(`curated/<table>/run_date=YYYY-MM-DD/`), which is not stored in the files.",
+        "(`curated/<table>/run_date=YYYY-MM-DD/`), which is not stored in the files. Every reader",
+        "gets it as a date: DuckDB with `read_parquet('curated/articles/*/*.parquet',",
+        "hive_partitioning = true)`, Polars with `pl.scan_parquet('curated/articles/*/*.parquet',",
+        "hive_partitioning=True)`, pyarrow and pandas when given the partitioning",
+        "(`tasks.schema.RUN_DATE_PARTITIONING`):",
+        "",
+        "```python",
+        "import pyarrow as pa, pyarrow.dataset as ds, pandas as pd",
+        'run_date = ds.partitioning(pa.schema([("run_date", pa.date32())]), flavor="hive")',
+        'articles = ds.dataset("data/curated/articles", format="parquet", partitioning=run_date)',
+        'frame = pd.read_parquet("data/curated/articles", partitioning=run_date)',
+        "```",
+        "",
+        "Without it pyarrow reads `run_date` as a string and pandas as a category.",
     ]
     for table, what in PUBLISHED_TABLES.items():
         out += [
