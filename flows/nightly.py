@@ -27,6 +27,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.transactions import transaction
 
 from flows import cache, preflight, resume
 from flows.config import RunConfig
@@ -373,36 +374,40 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
     rows_in = (counted["documents"] if counted else ingest["rows_in"]) + ingest["extra"].get(
         "failed_fetches", 0
     )
-    published = stage(
-        "publish",
-        (publish_task, (layout, list(QUARANTINE_SOURCES)), {}),
-        [
-            layout.curated("articles"),
-            layout.curated("duplicates"),
-            layout.quarantine,
-            layout.state_partition("sources"),
-            layout.state_partition("revisions"),
-        ],
-    )
-    record["published"] = dict(published)
-    record["invariant"] = check_invariant(rows_in, published, counted)
-    # Only a published night's documents may be matched by later nights.
-    stage(
-        "dedup_state",
-        (commit_state_task, (layout,), {}),
-        [layout.dedup_state(name, layout.run_date) for name in DEDUP_STATE],
-    )
-    stage(
-        "vocabulary_state",
-        (commit_vocabulary_task, (layout,), {}),
-        [layout.state_partition(VOCABULARY_STATE)],
-    )
-    # What the night's pages teach about each site's boilerplate, for the nights after it.
-    stage(
-        "site_lines",
-        (learn_site_lines_task, (layout,), {}),
-        [layout.state_partition(LINES_STATE), layout.state_partition(PAGES_STATE)],
-    )
+    # Publish and the state commits are one unit in Prefect's cache: their cached results are
+    # written when all of them completed (a transaction), so a night that failed between them
+    # serves none of them from the cache; the files they wrote are replaced whole by the rerun.
+    with transaction():
+        published = stage(
+            "publish",
+            (publish_task, (layout, list(QUARANTINE_SOURCES)), {}),
+            [
+                layout.curated("articles"),
+                layout.curated("duplicates"),
+                layout.quarantine,
+                layout.state_partition("sources"),
+                layout.state_partition("revisions"),
+            ],
+        )
+        record["published"] = dict(published)
+        record["invariant"] = check_invariant(rows_in, published, counted)
+        # Only a published night's documents may be matched by later nights.
+        stage(
+            "dedup_state",
+            (commit_state_task, (layout,), {}),
+            [layout.dedup_state(name, layout.run_date) for name in DEDUP_STATE],
+        )
+        stage(
+            "vocabulary_state",
+            (commit_vocabulary_task, (layout,), {}),
+            [layout.state_partition(VOCABULARY_STATE)],
+        )
+        # What the night's pages teach about each site's boilerplate, for the nights after it.
+        stage(
+            "site_lines",
+            (learn_site_lines_task, (layout,), {}),
+            [layout.state_partition(LINES_STATE), layout.state_partition(PAGES_STATE)],
+        )
     record["status"] = "completed"
     night.finish({"published": record["published"], "invariant": record["invariant"]})
     record["profile"] = _profile(layout)

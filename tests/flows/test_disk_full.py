@@ -58,6 +58,10 @@ def test_a_disk_that_fills_after_publish_still_leaves_a_run_record(tmp_path, mon
     assert "No space left" in record["error"]
     assert record["stages"]["publish"]["articles"] > 0  # what publish wrote, before the fault
     assert (data / "curated" / "articles" / f"run_date={NIGHT}").is_dir()
+    # Publish and the state commits are one transaction in Prefect's cache: publish completed,
+    # but the night failed inside the transaction, so only the four stages before it are cached.
+    cached = [p for p in (data / "state" / "prefect-cache").iterdir() if p.is_file()]
+    assert len(cached) == 4, sorted(p.name for p in cached)
 
     monkeypatch.undo()
     again = nightly_ingest(inbox=str(SAMPLE_INBOX), data_dir=str(data), run_date=NIGHT, workers=1)
