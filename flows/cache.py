@@ -54,9 +54,10 @@ def run_stage_task(
     key: str,
     reuse: bool,
     cache_dir: Path,
+    storage: LocalFileSystem,
 ) -> tuple[Any, bool]:
-    """Run `task(*args, **kwargs)` under `key`; returns (result, served from Prefect's cache)."""
-    storage = result_storage(cache_dir)
+    """Run `task(*args, **kwargs)` under `key`, its result kept in `storage` (see
+    `result_storage`, saved once a night); returns (result, served from Prefect's cache)."""
     served = reuse and readable(cache_dir, key, storage)
     keyed = task.with_options(
         cache_policy=StageKey(key=key, key_storage=cache_dir),

@@ -278,6 +278,9 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
         cfg.workers,
     )
 
+    cache_dir = layout.state / cache.CACHE_DIR
+    storage = cache.result_storage(cache_dir)  # one block for the night's stages
+
     def stage(
         name: str,
         call: tuple[Any, tuple[Any, ...], dict[str, Any]],
@@ -294,7 +297,8 @@ def _run_night(cfg: RunConfig, layout: io.Layout, record: dict[str, Any], logger
             kwargs,
             key=night.key(name),
             reuse=entry is not None,
-            cache_dir=layout.state / cache.CACHE_DIR,
+            cache_dir=cache_dir,
+            storage=storage,
         )
         if entry is not None and cached:
             logger.info("%s: done by an earlier run of this night, reused (cached)", name)
